@@ -1,0 +1,420 @@
+"""Labelled texts in, one validated `Examples` out.
+
+Every reader ends in the same place so that validation, and its error messages, live once.
+Errors name the source, the row and the column, and say what to do: a user with a broken
+CSV should never have to read a pandas or torch traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import json
+import logging
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+LABEL_NAMES = ("label", "labels", "class", "category", "target", "y", "sentiment", "quality",
+               "intent", "topic", "gold_label")
+TEXT_NAMES = ("text", "sentence", "content", "review", "document", "body", "utterance",
+              "message", "comment", "tweet", "question", "premise", "sentence1", "text_a",
+              "question1", "query")
+PAIR_NAMES = ("text_pair", "sentence2", "text_b", "hypothesis", "question2", "answer",
+              "passage")
+MAX_LISTED = 5
+
+
+class DataError(ValueError):
+    """Bad input data. The message names the source, the row/column and the fix."""
+
+
+@dataclass
+class Examples:
+    """Texts (or text pairs) with optional labels, plus where they came from.
+
+    `labels` keeps the user's own values (ints or strings); `classes` is their sorted set,
+    the same order scikit-learn uses for `classes_`.
+    """
+
+    texts: list[str]
+    labels: list[Any] | None = None
+    text_pairs: list[str] | None = None
+    source: str = "<data>"
+    first_line: int | None = None  # file line of the first data row, for messages
+    columns: dict[str, str] = field(default_factory=dict)  # role -> column name, for messages
+
+    def __post_init__(self) -> None:
+        n = len(self.texts)
+        if self.labels is not None and len(self.labels) != n:
+            raise DataError(f"{self.source}: {n} texts but {len(self.labels)} labels; "
+                            "pass one label per text.")
+        if self.text_pairs is not None and len(self.text_pairs) != n:
+            raise DataError(f"{self.source}: {n} texts but {len(self.text_pairs)} second texts; "
+                            "pass one text pair per text.")
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def is_pair(self) -> bool:
+        return self.text_pairs is not None
+
+    @property
+    def classes(self) -> list[Any]:
+        return sorted(set(self.labels or []))
+
+    def where(self, i: int) -> str:
+        """Human location of row i (0-based) for error messages."""
+        line = f" (line {i + self.first_line})" if self.first_line is not None else ""
+        return f"row {i + 1}{line}"
+
+    def subset(self, idx: Sequence[int]) -> "Examples":
+        return Examples(
+            texts=[self.texts[i] for i in idx],
+            labels=None if self.labels is None else [self.labels[i] for i in idx],
+            text_pairs=None if self.text_pairs is None else [self.text_pairs[i] for i in idx],
+            source=self.source, first_line=None, columns=self.columns)
+
+    def inputs(self) -> list[str] | list[tuple[str, str]]:
+        """The inputs in the shape `TextClassifier.predict` takes."""
+        if self.text_pairs is None:
+            return list(self.texts)
+        return list(zip(self.texts, self.text_pairs))
+
+    def keys(self) -> list[str | tuple[str, str]]:
+        return self.texts if self.text_pairs is None else list(zip(self.texts, self.text_pairs))
+
+    def deduplicated(self) -> tuple["Examples", int, int]:
+        """Drop repeated inputs (first occurrence wins).
+
+        Returns (examples, n_dropped, n_conflicting) where conflicting counts inputs that
+        appear with more than one label; those keep their first label.
+        """
+        seen: dict[Any, int] = {}
+        conflicts: set[Any] = set()
+        keep: list[int] = []
+        labels = self.labels or [None] * len(self)
+        for i, key in enumerate(self.keys()):
+            if key in seen:
+                if labels[seen[key]] != labels[i]:
+                    conflicts.add(key)
+                continue
+            seen[key] = i
+            keep.append(i)
+        return self.subset(keep), len(self) - len(keep), len(conflicts)
+
+    def require_labels(self, min_classes: int = 2) -> None:
+        if self.labels is None:
+            raise DataError(f"{self.source}: no labels. Name the label column with "
+                            "--label-column (or label_column=...).")
+        classes = self.classes
+        if len(classes) < min_classes:
+            col = self.columns.get("label", "label")
+            raise DataError(
+                f"{self.source}: column '{col}' holds only one class ({classes[0]!r}) in "
+                f"{len(self)} rows; a classifier needs at least two. Check that you picked the "
+                "right label column and that the file was not filtered to one class.")
+
+    def check_known_labels(self, known: Sequence[Any]) -> None:
+        """Raise if labels here were not seen in training (an evaluation set mistake)."""
+        known_set = set(known)
+        if self.labels is None:
+            return
+        bad = [i for i, y in enumerate(self.labels) if y not in known_set]
+        if not bad:
+            return
+        unseen = sorted({self.labels[i] for i in bad}, key=str)
+        raise DataError(
+            f"{self.source}: label(s) {_short(unseen)} in {_rows(self, bad)} were not in the "
+            f"training data; the model knows {list(known)}. Evaluate on data with the same label "
+            "set, or retrain with examples of these labels.")
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry points
+
+
+def load_examples(source: Any, *, text_column: str | None = None,
+                  text_pair_column: str | None = None, label_column: str | None = None,
+                  require_labels: bool = True) -> Examples:
+    """Read a file path, DataFrame or `datasets.Dataset` into validated `Examples`.
+
+    Columns are detected by name (text/sentence/content..., label/class/...) or, failing that,
+    by content; name them to override. Set `require_labels=False` for prediction inputs.
+    """
+    if isinstance(source, Examples):
+        return source
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        df, first_line = read_table(path)
+        name = str(path)
+    elif isinstance(source, pd.DataFrame):
+        df, first_line, name = source, None, "<DataFrame>"
+    elif _is_hf_dataset(source):
+        df, first_line, name = source.to_pandas(), None, "<datasets.Dataset>"
+    else:
+        raise DataError(f"cannot read data from a {type(source).__name__}; pass a file path "
+                        "(CSV, TSV, JSONL, Parquet), a pandas DataFrame, a datasets.Dataset, or "
+                        "use Examples(texts=..., labels=...) for Python lists.")
+    return from_frame(df, name, first_line=first_line, text_column=text_column,
+                      text_pair_column=text_pair_column, label_column=label_column,
+                      require_labels=require_labels)
+
+
+def from_lists(texts: Sequence[Any], labels: Sequence[Any] | None = None,
+               text_pairs: Sequence[Any] | None = None, source: str = "<input>") -> Examples:
+    """Validate Python lists (texts, or `(text, text_pair)` tuples) into `Examples`."""
+    if isinstance(texts, str):
+        raise DataError(f"{source}: got one string where a list of texts was expected; "
+                        "wrap it in a list: [text].")
+    texts = list(texts)
+    if text_pairs is None and texts and all(isinstance(t, (tuple, list)) for t in texts):
+        bad = [i for i, t in enumerate(texts) if len(t) != 2]
+        if bad:
+            raise DataError(f"{source}: rows {_idx(bad)} are not (text, text_pair) pairs of "
+                            "length 2.")
+        text_pairs = [t[1] for t in texts]
+        texts = [t[0] for t in texts]
+    frame = {"text": texts}
+    if text_pairs is not None:
+        frame["text_pair"] = list(text_pairs)
+    if labels is not None:
+        frame["label"] = list(labels)
+    return from_frame(pd.DataFrame(frame, dtype=object), source, first_line=None,
+                      text_column="text",
+                      text_pair_column="text_pair" if text_pairs is not None else None,
+                      label_column="label" if labels is not None else None,
+                      require_labels=labels is not None)
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+
+
+def read_table(path: Path) -> tuple[pd.DataFrame, int]:
+    """Read CSV/TSV/JSONL/JSON/Parquet as strings-as-written; return (frame, first data line)."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file. Check the path (relative paths start at "
+                        f"{Path.cwd()}).")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; pass a CSV, TSV, JSONL or Parquet file.")
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        try:
+            return pd.read_parquet(path), 1
+        except Exception as e:  # pyarrow raises many types; all mean "not a readable parquet"
+            raise DataError(f"{path}: not a readable Parquet file ({e}).") from e
+    text = _decode(path)
+    if suffix in (".jsonl", ".ndjson"):
+        return _read_jsonl(text, path), 1
+    if suffix == ".json":
+        stripped = text.lstrip()
+        if stripped.startswith("["):
+            try:
+                return pd.DataFrame(json.loads(text)), 1
+            except (json.JSONDecodeError, ValueError) as e:
+                raise DataError(f"{path}: not valid JSON ({e}). Use a list of objects or "
+                                "JSON Lines (one object per line).") from e
+        return _read_jsonl(text, path), 1
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty.")
+    delimiter = "\t" if suffix == ".tsv" else _sniff_delimiter(text)
+    # Tab-separated files are written without CSV quoting; honouring quotes there silently
+    # merges rows that contain a stray '"' (MRPC loses 114 of 4,080 rows that way).
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=delimiter, quoting=quoting, dtype=str,
+                         keep_default_na=False, na_filter=False, engine="python")
+    except (pd.errors.ParserError, csv.Error) as e:
+        raise DataError(f"{path}: could not parse as {'TSV' if delimiter == chr(9) else 'CSV'}"
+                        f" ({e}). Check that every row has the same number of "
+                        f"{'tabs' if delimiter == chr(9) else 'separators'} as the header.") from e
+    return df, 2
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        log.warning("%s is not valid UTF-8 (byte %d); reading it as latin-1. Re-save it as "
+                    "UTF-8 if characters look wrong.", path, e.start)
+        return raw.decode("latin-1")
+
+
+def _sniff_delimiter(text: str) -> str:
+    head = "\n".join(text.splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(head, delimiters=",\t;|").delimiter
+    except csv.Error:
+        first = head.splitlines()[0]
+        counts = {d: first.count(d) for d in ",\t;|"}
+        return max(counts, key=counts.get) if max(counts.values()) else ","
+
+
+def _read_jsonl(text: str, path: Path) -> pd.DataFrame:
+    records = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}: line {lineno} is not valid JSON ({e.msg}). Each line "
+                            "must be one JSON object.") from e
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}: line {lineno} is a JSON {type(obj).__name__}, not an "
+                            'object; write one object per line, e.g. {"text": ..., "label": ...}.')
+        records.append(obj)
+    if not records:
+        raise DataError(f"{path}: the file has no JSON records.")
+    return pd.DataFrame.from_records(records)
+
+
+# --------------------------------------------------------------------------------------------
+# Columns and validation
+
+
+def from_frame(df: pd.DataFrame, name: str, *, first_line: int | None,
+               text_column: str | None, text_pair_column: str | None,
+               label_column: str | None, require_labels: bool) -> Examples:
+    columns = [str(c) for c in df.columns]
+    df = df.copy()
+    df.columns = columns
+    if len(df) == 0:
+        raise DataError(f"{name}: no data rows (columns: {columns}).")
+    label_col = _pick(columns, label_column, LABEL_NAMES, name, "label", "--label-column")
+    text_col = _pick(columns, text_column, TEXT_NAMES, name, "text", "--text-column")
+    pair_col = _pick(columns, text_pair_column, PAIR_NAMES if text_column is None else (),
+                     name, "second text", "--text-pair-column")
+    if text_col is None:
+        text_col, pair_col = _guess_text_columns(df, exclude={label_col}, name=name)
+    if label_col is None and require_labels:
+        raise DataError(f"{name}: cannot tell which column holds the labels; columns are "
+                        f"{columns}. Name it with --label-column (label_column=...).")
+    ex = Examples(texts=[], source=name, first_line=first_line,
+                  columns={"text": text_col, "label": label_col or "", "pair": pair_col or ""})
+    ex.texts = _text_values(df[text_col], text_col, ex)
+    if pair_col is not None:
+        ex.text_pairs = _text_values(df[pair_col], pair_col, ex)
+    if label_col is not None:
+        ex.labels = _label_values(df[label_col], label_col, ex)
+    log.debug("%s: %d rows; text=%r pair=%r label=%r", name, len(ex), text_col, pair_col, label_col)
+    return ex
+
+
+def _pick(columns: list[str], given: str | None, names: Sequence[str], source: str,
+          role: str, option: str) -> str | None:
+    if given is not None:
+        if given in columns:
+            return given
+        close = difflib.get_close_matches(given, columns, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise DataError(f"{source}: no column '{given}' for the {role}; columns are "
+                        f"{columns}.{hint} Fix {option}.")
+    lower = {c.lower().strip(): c for c in columns}
+    for cand in names:
+        if cand in lower:
+            return lower[cand]
+    return None
+
+
+def _guess_text_columns(df: pd.DataFrame, exclude: set, name: str) -> tuple[str, str | None]:
+    """Text columns are the string-valued ones that are not numbers/ids; two of them = pairs."""
+    cands = []
+    for col in df.columns:
+        if col in exclude:
+            continue
+        values = df[col]
+        sample = values.head(200)
+        if not all(isinstance(v, str) for v in sample):
+            continue
+        if all(re.fullmatch(r"\s*-?[\d.]+\s*", v) for v in sample if v):
+            continue
+        cands.append(col)
+    if len(cands) == 1:
+        return cands[0], None
+    if len(cands) == 2:
+        return cands[0], cands[1]
+    raise DataError(f"{name}: cannot tell which column holds the text; columns are "
+                    f"{list(df.columns)}. Name it with --text-column (and --text-pair-column "
+                    "for sentence pairs).")
+
+
+def _text_values(col: pd.Series, col_name: str, ex: Examples) -> list[str]:
+    values = col.tolist()
+    not_str = [i for i, v in enumerate(values) if not isinstance(v, str) and not _missing(v)]
+    if not_str:
+        v = values[not_str[0]]
+        raise DataError(f"{ex.source}: column '{col_name}' must hold text, but {_rows(ex, not_str)}"
+                        f" hold(s) other values (e.g. {v!r}, a {type(v).__name__}). Convert them "
+                        "to strings or fix the column choice.")
+    empty = [i for i, v in enumerate(values) if _missing(v) or not v.strip()]
+    if empty:
+        raise DataError(f"{ex.source}: column '{col_name}' is empty in {_rows(ex, empty)}. "
+                        "Fill in or remove those rows (textune never drops rows silently).")
+    return values
+
+
+def _label_values(col: pd.Series, col_name: str, ex: Examples) -> list[Any]:
+    values = col.tolist()
+    missing = [i for i, v in enumerate(values)
+               if _missing(v) or (isinstance(v, str) and not v.strip())]
+    if missing:
+        raise DataError(f"{ex.source}: label column '{col_name}' is missing a value in "
+                        f"{_rows(ex, missing)}. Label those rows or remove them.")
+    if any(isinstance(v, (list, tuple, dict, set)) for v in values):
+        raise DataError(f"{ex.source}: label column '{col_name}' holds lists; multi-label data "
+                        "is not supported yet. Use one label per row.")
+    out: list[Any] = []
+    for v in values:
+        if isinstance(v, str):
+            v = v.strip()
+            out.append(int(v) if re.fullmatch(r"-?\d+", v) else v)
+        elif isinstance(v, bool):
+            out.append(int(v))
+        elif isinstance(v, float) and v.is_integer():
+            out.append(int(v))
+        elif hasattr(v, "item"):  # numpy scalars
+            out.append(v.item())
+        else:
+            out.append(v)
+    kinds = {type(v) for v in out}
+    if len(kinds) > 1:  # mixed "1" and "neg": keep everything as text so sorting works
+        out = [str(v) for v in out]
+    return out
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _rows(ex: Examples, idx: list[int]) -> str:
+    shown = ", ".join(ex.where(i) for i in idx[:MAX_LISTED])
+    more = f" and {len(idx) - MAX_LISTED} more" if len(idx) > MAX_LISTED else ""
+    return f"{shown}{more}"
+
+
+def _idx(idx: list[int]) -> str:
+    return ", ".join(str(i + 1) for i in idx[:MAX_LISTED]) + (" ..." if len(idx) > MAX_LISTED else "")
+
+
+def _short(values: list[Any]) -> str:
+    return str(values[:MAX_LISTED])[:-1] + (", ...]" if len(values) > MAX_LISTED else "]")
+
+
+def _is_hf_dataset(obj: Any) -> bool:
+    return type(obj).__module__.startswith("datasets") and hasattr(obj, "to_pandas")
+
+
+def label_counts(ex: Examples) -> Counter:
+    return Counter(ex.labels or [])

