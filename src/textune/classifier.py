@@ -42,9 +42,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     - method: "setfit" (contrastive fine-tuning of the body, then a head) or "probe"
       (frozen body, head only).
     - model: backbone name ("minilm", offline), local folder, or hub name.
-    - steps: contrastive optimizer steps; None derives them from `epochs`.
+    - steps: contrastive optimizer steps; None: `epochs` passes, clipped to 20..2,000.
     - epochs: passes over the distinct training texts when `steps` is None.
-    - batch_size: distinct texts per contrastive step; every pair inside is scored.
+    - batch_size: distinct texts per contrastive step, every pair inside is scored; None:
+      half the distinct texts, between 4 and 16 (small stochastic batches generalise best).
     - learning_rate, warmup_ratio: AdamW with linear warmup and decay.
     - head_c: inverse regularisation of the logistic-regression head.
     - max_length: token limit per text (None: the backbone's own).
@@ -53,7 +54,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, method: str = "setfit", model: str = "minilm", *,
-                 steps: int | None = None, epochs: float = 10.0, batch_size: int = 64,
+                 steps: int | None = None, epochs: float = 10.0, batch_size: int | None = None,
                  learning_rate: float = 5e-5, warmup_ratio: float = 0.1, loss: str = "cosine",
                  head_c: float = 1.0, max_length: int | None = None, bf16: Any = "auto",
                  seed: int = 0, show_progress: bool = False):
@@ -81,7 +82,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         set_threads()
         device = default_device()
         self.encoder_ = Encoder.load(self.model, device, self.max_length)
-        self.classes_ = np.array(ex.classes, dtype=object)
+        self.classes_ = np.array(ex.classes)
         self.is_pair_ = ex.is_pair
         index = {c: i for i, c in enumerate(ex.classes)}
         y_idx = np.array([index[v] for v in ex.labels])
@@ -169,7 +170,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         clf.encoder_.model.eval()
         clf.head_ = LogisticHead.from_state_dict(load_file(str(path / HEAD_FILE)),
                                                  C=config["params"].get("head_c", 1.0))
-        clf.classes_ = np.array(config["labels"], dtype=object)
+        clf.classes_ = np.array(config["labels"])
         clf.is_pair_ = bool(config["text_pair"])
         clf.fit_stats_ = config.get("train", {})
         clf.train_seconds_ = clf.fit_stats_.get("train_seconds")
@@ -177,6 +178,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return clf
 
     # ------------------------------------------------------------------ helpers
+
+    @property
+    def labels(self) -> list[Any]:
+        """`classes_` as plain Python values (for JSON and display)."""
+        self._check_fitted()
+        return [c.item() if hasattr(c, "item") else c for c in self.classes_]
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "head_"):
@@ -193,7 +200,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             "textune_version": __version__,
             "method": self.method,
             "backbone": self.model,
-            "labels": [c.item() if hasattr(c, "item") else c for c in self.classes_],
+            "labels": self.labels,
             "text_pair": self.is_pair_,
             "head": {"type": "logistic_regression", "file": HEAD_FILE},
             "embedding_dim": self.encoder_.dim,

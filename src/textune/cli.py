@@ -42,7 +42,7 @@ JsonOpt = typer.Option(False, "--json", help="Print one JSON object with the res
 
 
 def _setup(quiet: bool) -> bool:
-    """Configure logging; return whether to show progress bars."""
+    """Configure logging; return whether to show progress bars (on a terminal, not quiet)."""
     from rich.logging import RichHandler
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -59,7 +59,7 @@ def _setup(quiet: bool) -> bool:
         transformers.utils.logging.disable_progress_bar()
     except Exception:  # noqa: BLE001 - cosmetic only
         pass
-    return not quiet
+    return not quiet and sys.stderr.isatty()
 
 
 def _stderr_console():
@@ -97,14 +97,20 @@ def train(
     label_column: Optional[str] = LabelCol,
     shots: Optional[int] = typer.Option(None, "--shots", help="Train on N examples per class, "
                                         "sampled with --seed (default: all rows). Example: --shots 8"),
-    seed: int = typer.Option(0, "--seed", help="Seed for sampling, batching and initialisation."),
+    seed: int = typer.Option(0, "--seed", help="Seed for sampling, batching and "
+                             "initialisation. Example: --seed 3"),
     steps: Optional[int] = typer.Option(None, "--steps", help="Contrastive optimizer steps "
-                                        "(default: derived from --epochs). Example: --steps 20"),
+                                        "(default: --epochs passes, 20 to 2000). More steps "
+                                        "trade time for accuracy. Example: --steps 40"),
     epochs: float = typer.Option(10.0, "--epochs", help="Contrastive passes over the distinct "
-                                 "texts when --steps is not given."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Distinct texts per contrastive step; "
-                                   "every pair inside the batch is trained on."),
-    learning_rate: float = typer.Option(5e-5, "--learning-rate", help="Encoder learning rate."),
+                                 "texts when --steps is not given. Example: --epochs 5"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Distinct texts per "
+                                             "contrastive step; every pair inside the batch is "
+                                             "trained on (default: half the texts, 4 to 16). "
+                                             "Example: --batch-size 32"),
+    learning_rate: float = typer.Option(5e-5, "--learning-rate", help="Encoder learning rate "
+                                        "(AdamW, 10% warmup, linear decay). Example: "
+                                        "--learning-rate 3e-5"),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Token limit per text "
                                              "(default: the backbone's, 256 for MiniLM)."),
     quiet: bool = QuietOpt,
@@ -133,7 +139,7 @@ def train(
     except (DataError, BackboneError, FileNotFoundError, ValueError) as e:
         _fail(e)
     result = {"train_seconds": round(clf.train_seconds_, 3), "n_train": clf.n_train_,
-              "labels": list(clf.classes_), "method": method, "model": model,
+              "labels": clf.labels, "method": method, "model": model,
               "output": str(output), "text_pair": ex.is_pair}
     _emit(result, as_json, "" if as_json else
           f"trained {method} on {len(ex)} examples ({len(clf.classes_)} classes) in "
@@ -199,7 +205,7 @@ def predict(
         proba = clf.predict_proba(ex)
     except (DataError, FileNotFoundError, ValueError) as e:
         _fail(e)
-    labels = [c.item() if hasattr(c, "item") else c for c in clf.classes_]
+    labels = clf.labels
     tmp = output.with_name(f".{output.name}.tmp")
     output.parent.mkdir(parents=True, exist_ok=True)
     with open(tmp, "w", encoding="utf-8") as f:

@@ -66,6 +66,20 @@ class Encoder:
         getter = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
         return getter()
 
+    def freeze_input_embeddings(self) -> list[torch.nn.Parameter]:
+        """Stop training the token-embedding table; return what was frozen (to undo)."""
+        frozen = []
+        for module in self.model.modules():
+            get = getattr(module, "get_input_embeddings", None)
+            if get is None or not hasattr(module, "config"):
+                continue
+            emb = get()
+            if emb is not None and emb.weight.requires_grad:
+                emb.weight.requires_grad_(False)
+                frozen.append(emb.weight)
+            break
+        return frozen
+
     def save(self, path: str) -> None:
         self.model.save(path, safe_serialization=True)
 
@@ -90,7 +104,7 @@ class Encoder:
     # ---------------------------------------------------------------- training forward
 
     def forward(self, texts: Sequence[str], pairs: Sequence[str] | None = None,
-                bucket_size: int = 32) -> torch.Tensor:
+                bucket_size: int = 16) -> torch.Tensor:
         """Embeddings with gradients for a batch of distinct texts (row order preserved).
 
         Texts are sorted by token length and encoded in buckets of `bucket_size`, so short

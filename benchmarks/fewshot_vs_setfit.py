@@ -1,0 +1,126 @@
+"""textune `setfit` and `probe` vs the `setfit` library on SST-2, same samples, same run.
+
+Sample = first N per class after `random.Random(seed).shuffle(train)` (the protocol of the
+reference figures in ../shared/datasets/README.md). Training time is the training call only
+(model loading excluded for every system): `TextClassifier.fit` minus backbone loading
+(`train_seconds_`) and `setfit.Trainer.train()`.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/fewshot_vs_setfit.py --shots 8,64 --seeds 5
+
+Needs the `bench` extra (pip install -e '.[bench]'). Writes JSON to benchmarks/results/ and
+prints a markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "datasets"
+
+
+def run_setfit_library(train, test_texts, test_labels, seed: int) -> dict:
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+    from sklearn.metrics import accuracy_score
+
+    from textune.backbones import resolve_backbone
+
+    model = SetFitModel.from_pretrained(resolve_backbone("minilm"))
+    with tempfile.TemporaryDirectory() as out:
+        args = TrainingArguments(output_dir=out, batch_size=16, num_iterations=20, num_epochs=1,
+                                 seed=seed, report_to="none", show_progress_bar=False,
+                                 save_strategy="no")
+        trainer = Trainer(model=model, args=args,
+                          train_dataset=Dataset.from_dict({"text": train.texts,
+                                                           "label": train.labels}),
+                          metric=lambda p, r: {"accuracy": accuracy_score(r, p)})
+        t0 = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - t0
+    pred = model.predict(test_texts)
+    pred = pred.tolist() if hasattr(pred, "tolist") else list(pred)
+    return {"accuracy": accuracy_score(test_labels, pred), "train_seconds": seconds}
+
+
+def run_textune(method: str, train, test, seed: int) -> dict:
+    from textune import TextClassifier
+
+    clf = TextClassifier(method=method, seed=seed).fit(train)
+    m = clf.evaluate(test)
+    return {"accuracy": m["accuracy"], "train_seconds": clf.train_seconds_}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--shots", default="8,64", help="examples per class, comma-separated")
+    p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per shots value")
+    p.add_argument("--systems", default="textune-setfit,textune-probe,setfit-lib")
+    p.add_argument("--output", default=str(ROOT / "benchmarks" / "results" /
+                                           "fewshot_vs_setfit.json"))
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if not (DATA / "sst2_train.tsv").exists():
+        print(f"skipped: {DATA} not found (the shared datasets live beside the checkout)")
+        return 0
+    from textune import load_examples, sample_per_class
+
+    train_all = load_examples(DATA / "sst2_train.tsv")
+    test = load_examples(DATA / "sst2_test.tsv")
+    systems = args.systems.split(",")
+    rows = []
+    for shots in [int(s) for s in args.shots.split(",")]:
+        for seed in range(args.seeds):
+            train = sample_per_class(train_all, shots, seed)
+            for system in systems:
+                if system == "setfit-lib":
+                    r = run_setfit_library(train, test.texts, test.labels, seed)
+                else:
+                    r = run_textune(system.split("-", 1)[1], train, test, seed)
+                row = {"shots": shots, "seed": seed, "system": system, **r}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    import torch
+
+    meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch "
+                       f"{torch.__version__}, threads {torch.get_num_threads()}"}
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    print(summary(rows, meta))
+    return 0
+
+
+def summary(rows: list[dict], meta: dict) -> str:
+    out = [f"date {meta['date']}; machine: {meta['machine']}", "",
+           "| shots | system | mean accuracy | per-seed accuracy | median train s |"
+           " median speed-up vs setfit-lib |", "|---|---|---|---|---|---|"]
+    for shots in sorted({r["shots"] for r in rows}):
+        lib = {r["seed"]: r for r in rows if r["shots"] == shots and r["system"] == "setfit-lib"}
+        for system in dict.fromkeys(r["system"] for r in rows):
+            rs = [r for r in rows if r["shots"] == shots and r["system"] == system]
+            ratios = [lib[r["seed"]]["train_seconds"] / r["train_seconds"] for r in rs
+                      if r["seed"] in lib]
+            ratio = f"{statistics.median(ratios):.1f}x" if ratios and system != "setfit-lib" else "-"
+            out.append(f"| {shots} | {system} | {statistics.mean(r['accuracy'] for r in rs):.3f} | "
+                       + " ".join(f"{r['accuracy']:.3f}" for r in rs)
+                       + f" | {statistics.median(r['train_seconds'] for r in rs):.2f} | {ratio} |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
