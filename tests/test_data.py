@@ -186,3 +186,11 @@ def test_read_table_returns_header_offset(tmp_path):
     f = write(tmp_path / "d.csv", "text,label\na,1\n")
     df, first = read_table(f)
     assert first == 2 and list(df.columns) == ["text", "label"]
+
+
+def test_duplicates_reported_on_load(tmp_path, caplog):
+    f = write(tmp_path / "d.csv", "text,label\nsame,x\nother,y\nsame,x\n")
+    with caplog.at_level(logging.INFO, logger="textune"):
+        ex = load_examples(f)
+    assert len(ex) == 3  # nothing dropped silently
+    assert "d.csv: 1 of 3 rows repeat an earlier text" in caplog.text

@@ -309,6 +309,11 @@ def from_frame(df: pd.DataFrame, name: str, *, first_line: int | None,
     if label_col is not None:
         ex.labels = _label_values(df[label_col], label_col, ex)
     log.debug("%s: %d rows; text=%r pair=%r label=%r", name, len(ex), text_col, pair_col, label_col)
+    n_dup = len(ex) - len(set(ex.keys()))
+    if n_dup:
+        log.info("%s: %d of %d rows repeat an earlier text%s; they are kept here and removed "
+                 "before contrastive training.", name, n_dup, len(ex),
+                 " pair" if pair_col else "")
     return ex
 
 

@@ -118,10 +118,7 @@ class Encoder:
             feats = self.pad(enc, order[start:start + bucket_size])
             parts.append(self.model(feats)["sentence_embedding"])
         emb = torch.cat(parts)
-        inverse = torch.empty(len(order), dtype=torch.long, device=emb.device)
-        inverse[torch.as_tensor(order, device=emb.device)] = torch.arange(len(order),
-                                                                          device=emb.device)
-        return emb[inverse]
+        return emb[torch.as_tensor(np.argsort(order), device=emb.device)]  # undo the sort
 
     # ---------------------------------------------------------------- inference
 

@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+import torch
+
+from textune.backbones import BackboneError, resolve_backbone
+from textune.encoder import Encoder
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    enc = Encoder.load("minilm")
+    enc.model.eval()
+    return enc
+
+
+TEXTS = ["short", "a somewhat longer sentence about a film", "mid length text here",
+         "x " * 60, "another one", "the longest of them all, " * 8, "tiny", "ok then"]
+
+
+def test_length_sorted_batches_restore_order_and_match_unpadded(encoder):
+    """Bucketing/sorting must not change embeddings or their order."""
+    batched = encoder.embed(TEXTS, batch_size=3, max_tokens=64)
+    single = np.stack([encoder.embed([t])[0] for t in TEXTS])
+    assert np.abs(batched - single).max() < 1e-4
+    with torch.no_grad():
+        trained_path = encoder.forward(TEXTS, bucket_size=2).numpy()
+    assert np.abs(trained_path - single).max() < 1e-4
+
+
+def test_sentence_pairs_are_encoded_as_pairs(encoder):
+    a = encoder.embed(["the cat sat"], ["on the mat"])
+    b = encoder.embed(["the cat sat on the mat"])
+    swapped = encoder.embed(["on the mat"], ["the cat sat"])
+    assert a.shape == (1, 384)
+    assert not np.allclose(a, swapped, atol=1e-3)
+    assert not np.allclose(a, b, atol=1e-6)
+
+
+def test_backbone_resolution(tmp_path):
+    assert resolve_backbone("minilm").endswith("model")
+    assert resolve_backbone("sentence-transformers/all-MiniLM-L6-v2") == resolve_backbone("minilm")
+    assert resolve_backbone(str(tmp_path)) == str(tmp_path.resolve())
+    assert resolve_backbone("someone/some-model") == "someone/some-model"  # hub names pass
+    with pytest.raises(BackboneError, match="does not exist"):
+        resolve_backbone("./no/such/folder")
