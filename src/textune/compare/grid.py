@@ -1,0 +1,341 @@
+"""The compare grid: every method x shots x seed, resumable, one JSON line per finished cell.
+
+Why this shape:
+- the sample depends only on (shots, seed), so every method trains on the same texts and the
+  comparison is paired (the `sample_id` field in each record shows it);
+- each finished cell is appended to `results.jsonl` with flush + fsync before the next starts,
+  so a killed run loses at most the cell in flight, and a rerun skips every cell already done;
+- a cell that raises is recorded with its error and the grid goes on; such cells are retried on
+  the next run (the error may have been transient), and readers keep the newest line per cell;
+- `run.json` fingerprints the data and settings, so resuming into a folder made for other data
+  is refused instead of silently mixing results.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import logging
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from ..data import DataError, Examples
+from ..sampling import sample_per_class
+from .zeroshot import templated_examples
+
+log = logging.getLogger(__name__)
+
+RESULTS_FILE = "results.jsonl"
+RUN_FILE = "run.json"
+ALL = "all"
+Shots = int | str  # a positive count per class, 0 (zero-shot) or "all"
+
+
+class GridMismatch(ValueError):
+    """The output folder holds results of a different comparison."""
+
+
+# ------------------------------------------------------------------------------ grid specs
+
+def parse_methods(spec: str | Sequence[str]) -> list[str]:
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    methods = list(dict.fromkeys(m.strip() for m in items if m.strip()))
+    if not methods:
+        raise ValueError("--methods is empty; name at least one, e.g. --methods probe,setfit.")
+    return methods
+
+
+def check_methods(methods: Iterable[str]) -> None:
+    """Refuse methods textune does not have, naming the ones it does (before hours of work)."""
+    from ..methods import METHODS
+
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {', '.join(unknown)}; available: "
+                         f"{', '.join(sorted(METHODS))}.")
+
+
+def parse_shots(spec: str | Sequence[Shots]) -> list[Shots]:
+    """'0,8,16,all' -> [0, 8, 16, 'all'] (0 = zero-shot from label names, all = whole set)."""
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    out: list[Shots] = []
+    for item in items:
+        s = str(item).strip().lower()
+        if not s:
+            continue
+        if s == ALL:
+            value: Shots = ALL
+        else:
+            try:
+                value = int(s)
+            except ValueError:
+                value = -1
+            if value < 0:
+                raise ValueError(f"--shots: {item!r} is not a number of examples per class; "
+                                 "use integers >= 0 or 'all', e.g. --shots 0,8,16,all.")
+        if value not in out:
+            out.append(value)
+    if not out:
+        raise ValueError("--shots is empty; e.g. --shots 8,16,64.")
+    return out
+
+
+def parse_seeds(spec: str | int | Sequence[int]) -> list[int]:
+    """'5' -> seeds 0..4; '1,7,9' -> exactly those seeds."""
+    if isinstance(spec, int):
+        spec = str(spec)
+    if isinstance(spec, str):
+        parts = [p.strip() for p in spec.split(",") if p.strip()]
+        try:
+            numbers = [int(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"--seeds: {spec!r} is neither a count (5) nor a list of seeds "
+                             "(0,3,7).") from None
+        if len(numbers) == 1 and "," not in spec:
+            if numbers[0] < 1:
+                raise ValueError("--seeds needs at least 1 seed, e.g. --seeds 5.")
+            return list(range(numbers[0]))
+        return list(dict.fromkeys(numbers))
+    return list(dict.fromkeys(int(s) for s in spec))
+
+
+def shots_sort_key(shots: Shots) -> float:
+    return float("inf") if shots == ALL else float(shots)
+
+
+def cell_key(rec: Mapping[str, Any]) -> tuple[str, str, int]:
+    return (str(rec["method"]), str(rec["shots"]), int(rec["seed"]))
+
+
+# ------------------------------------------------------------------------------ results file
+
+def read_results(output: str | Path) -> list[dict]:
+    """Every parseable line of results.jsonl, in file order (a torn last line is skipped)."""
+    path = Path(output) / RESULTS_FILE
+    if not path.exists():
+        return []
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            log.warning("%s line %d is incomplete (a run was killed while writing it); "
+                        "ignoring it.", path, n)
+    return rows
+
+
+def latest_per_cell(rows: Iterable[dict]) -> dict[tuple, dict]:
+    """The newest record of each cell: a success is never replaced by a later failure."""
+    out: dict[tuple, dict] = {}
+    for r in rows:
+        key = cell_key(r)
+        if key in out and out[key].get("status") == "ok" and r.get("status") != "ok":
+            continue
+        out[key] = r
+    return out
+
+
+def _append(path: Path, record: dict) -> None:
+    needs_newline = False
+    if path.exists() and path.stat().st_size > 0:
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            needs_newline = f.read(1) != b"\n"
+    with open(path, "a", encoding="utf-8") as f:
+        if needs_newline:  # keep a torn line from a killed run on a line of its own
+            f.write("\n")
+        f.write(json.dumps(record, default=str) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+# ------------------------------------------------------------------------------ fingerprint
+
+def data_digest(ex: Examples) -> str:
+    h = hashlib.sha256()
+    for i, t in enumerate(ex.texts):
+        h.update(t.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+        if ex.text_pairs is not None:
+            h.update(ex.text_pairs[i].encode("utf-8", "surrogatepass"))
+        h.update(b"\x1e")
+        h.update(repr(ex.labels[i] if ex.labels is not None else None).encode())
+        h.update(b"\x1d")
+    return h.hexdigest()[:16]
+
+
+def canonical_params(params: Mapping[str, Any] | None) -> dict:
+    """The TextClassifier settings shared by all cells, with defaults filled in, so that the
+    CLI and the Python API describe the same run the same way."""
+    from ..classifier import TextClassifier
+
+    params = dict(params or {})
+    for reserved in ("method", "seed", "show_progress"):
+        if reserved in params:
+            raise ValueError(f"'{reserved}' is set per cell by the grid; remove it from params.")
+    full = TextClassifier(**params).get_params()
+    for reserved in ("method", "seed", "show_progress"):
+        full.pop(reserved, None)
+    return full
+
+
+def _fingerprint(train: Examples, test: Examples, params: dict, templates, label_names) -> dict:
+    return {"train": {"source": train.source, "rows": len(train), "sha": data_digest(train)},
+            "eval": {"source": test.source, "rows": len(test), "sha": data_digest(test)},
+            "params": params, "templates": list(templates) if templates else None,
+            "label_names": dict(label_names) if label_names else None}
+
+
+def _check_run_file(output: Path, fp: dict) -> None:
+    path = output / RUN_FILE
+    if path.exists():
+        old = json.loads(path.read_text(encoding="utf-8")).get("fingerprint", {})
+        changed = [k for k in fp if json.dumps(old.get(k), sort_keys=True, default=str)
+                   != json.dumps(fp[k], sort_keys=True, default=str)]
+        if changed:
+            raise GridMismatch(
+                f"{output} holds results of a comparison with different {', '.join(changed)} "
+                f"(see {path}). Resuming would mix them; pass a new --output folder, or delete "
+                f"{output / RESULTS_FILE} to start over.")
+    elif (output / RESULTS_FILE).exists() and read_results(output):
+        raise GridMismatch(f"{output / RESULTS_FILE} exists but {path} does not, so it cannot "
+                           "be checked against this comparison; pass a new --output folder.")
+
+
+# ------------------------------------------------------------------------------ one cell
+
+def _input_embedding_weight(model):
+    for module in model.modules():
+        get = getattr(module, "get_input_embeddings", None)
+        if get is not None and hasattr(module, "config"):
+            emb = get()
+            return None if emb is None else emb.weight
+    return None
+
+
+def trainable_parameters(clf) -> int:
+    """Head weights, plus the encoder weights the method updates (setfit freezes the token
+    embedding table; probe trains no encoder weight)."""
+    from ..methods import get_method
+
+    head = int(sum(v.size for v in clf.head_.state_dict().values()))
+    if not get_method(clf.method).trains_body:
+        return head
+    model = clf.encoder_.model
+    frozen = _input_embedding_weight(model)
+    return head + int(sum(p.numel() for p in model.parameters() if p is not frozen))
+
+
+def run_cell(method: str, shots: Shots, seed: int, sample: Examples, test: Examples,
+             params: Mapping[str, Any], progress: bool = False) -> dict:
+    """Train one method on one sample and score it; failures become an error record."""
+    from ..classifier import TextClassifier
+    from ..metrics import classification_metrics
+
+    rec: dict[str, Any] = {"method": method, "shots": shots, "seed": seed,
+                           "n_train": len(sample), "n_test": len(test),
+                           "sample_id": data_digest(sample)[:12],
+                           "started": _now()}
+    try:
+        clf = TextClassifier(method=method, seed=seed, show_progress=progress, **params)
+        clf.fit(sample)
+        t0 = time.perf_counter()
+        proba = clf.predict_proba(test)
+        predict_seconds = time.perf_counter() - t0
+        labels = clf.labels
+        pred = [labels[i] for i in proba.argmax(axis=1)]
+        m = classification_metrics(test.labels, pred, labels)
+        rec.update(status="ok", accuracy=m["accuracy"], f1_macro=m["f1_macro"],
+                   train_seconds=clf.train_seconds_, predict_seconds=predict_seconds,
+                   predict_per_second=len(test) / max(predict_seconds, 1e-9),
+                   trainable_parameters=trainable_parameters(clf),
+                   steps=clf.fit_stats_.get("contrastive_steps"))
+        del clf
+    except Exception as e:  # noqa: BLE001 - one broken cell must not stop the grid
+        log.warning("%s shots=%s seed=%s failed: %s: %s", method, shots, seed,
+                    type(e).__name__, e)
+        rec.update(status="error", error=f"{type(e).__name__}: {e}")
+    finally:
+        gc.collect()
+    rec["finished"] = _now()
+    return rec
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def make_sample(train: Examples, shots: Shots, seed: int, templates=None,
+                label_names=None) -> Examples:
+    """The training set of a (shots, seed) cell; identical for every method."""
+    if shots == ALL:
+        return train
+    if shots == 0:
+        return templated_examples(train.classes, templates, label_names)
+    return sample_per_class(train, int(shots), seed)
+
+
+# ------------------------------------------------------------------------------ the grid
+
+def run_grid(train: Examples, test: Examples, output: str | Path, *,
+             methods: Sequence[str], shots: Sequence[Shots], seeds: Sequence[int],
+             params: Mapping[str, Any] | None = None, templates: Sequence[str] | None = None,
+             label_names: Mapping[str, str] | None = None, progress: bool = False,
+             on_cell: Callable[[dict], None] | None = None,
+             command: str | None = None) -> list[dict]:
+    """Run every (method, shots, seed) cell not yet finished in `output`; return all records.
+
+    `on_cell(record)` is called after each new cell is safely on disk (progress hooks; an
+    exception raised there stops the grid, and the next call resumes after that cell).
+    """
+    from tqdm.auto import tqdm
+
+    methods, shots, seeds = parse_methods(methods), parse_shots(shots), parse_seeds(seeds)
+    train.require_labels()
+    if test.labels is None:
+        raise DataError(f"{test.source}: the evaluation data needs labels.")
+    test.check_known_labels(train.classes)
+    params = canonical_params(params)
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    fp = _fingerprint(train, test, params, templates, label_names)
+    _check_run_file(output, fp)
+    (output / RUN_FILE).write_text(json.dumps(
+        {"fingerprint": fp, "command": command, "updated": _now()}, indent=2, default=str)
+        + "\n", encoding="utf-8")
+
+    done = {k for k, r in latest_per_cell(read_results(output)).items()
+            if r.get("status") == "ok"}
+    cells = [(m, s, seed) for s in shots for seed in seeds for m in methods]
+    todo = [c for c in cells if (c[0], str(c[1]), c[2]) not in done]
+    if len(todo) < len(cells):
+        log.info("resuming: %d of %d cells already done in %s", len(cells) - len(todo),
+                 len(cells), output / RESULTS_FILE)
+    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc="compare", unit="cell",
+               disable=not progress)
+    samples: dict[tuple, Examples] = {}
+    try:
+        for i, (method, s, seed) in enumerate(todo, 1):
+            if (s, seed) not in samples:
+                samples.clear()  # keep one sample in memory
+                samples[(s, seed)] = make_sample(train, s, seed, templates, label_names)
+            bar.set_postfix_str(f"{method} shots={s} seed={seed}")
+            rec = run_cell(method, s, seed, samples[(s, seed)], test, params, progress)
+            _append(output / RESULTS_FILE, rec)
+            bar.update(1)
+            if rec["status"] == "ok":
+                log.info("[%d/%d] %s shots=%s seed=%s: accuracy %.3f, macro-F1 %.3f, trained "
+                         "in %.1fs", i, len(todo), method, s, seed, rec["accuracy"],
+                         rec["f1_macro"], rec["train_seconds"])
+            if on_cell is not None:
+                on_cell(rec)
+    finally:
+        bar.close()
+    latest = latest_per_cell(read_results(output))
+    return [latest[(m, str(s), seed)] for m, s, seed in cells if (m, str(s), seed) in latest]

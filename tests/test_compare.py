@@ -1,0 +1,206 @@
+"""`textune compare`: grid runner (resume, no cell twice), zero-shot, reports, HTML rendering."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from textune import load_examples
+from textune.cli import app
+from textune.compare import (check_methods, parse_label_names, parse_seeds, parse_shots,
+                             read_results, run_grid, templated_examples, write_report)
+
+from .conftest import shared_file
+
+runner = CliRunner()
+
+
+def last_json(output: str) -> dict:
+    return json.loads(output.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------ specs (no model)
+
+def test_grid_specs_parse_and_reject_clearly():
+    assert parse_shots("0, 8,16,all,8") == [0, 8, 16, "all"]
+    assert parse_seeds("3") == [0, 1, 2] and parse_seeds("4,1") == [4, 1]
+    with pytest.raises(ValueError, match="integers >= 0 or 'all'"):
+        parse_shots("8,many")
+    with pytest.raises(ValueError, match="available: probe, setfit"):
+        check_methods(["probe", "finetune", "lora"])
+    assert parse_label_names("0=negative, 1=positive") == {"0": "negative", "1": "positive"}
+
+
+def test_zero_shot_examples_come_from_label_names_and_templates():
+    ex = templated_examples([0, 1], ["This sentence is {label}.", "So {label}!"],
+                            {"0": "negative", "1": "positive"})
+    assert ex.texts == ["This sentence is negative.", "This sentence is positive.",
+                        "So negative!", "So positive!"]
+    assert ex.labels == [0, 1, 0, 1]
+    default = templated_examples(["sport", "tech_news"])
+    assert "This sentence is tech news." in default.texts and len(default) >= 6
+
+
+def test_cli_rejects_unregistered_methods_up_front(tmp_path):
+    r = runner.invoke(app, ["compare", "--data", "x.csv", "--eval-data", "y.csv",
+                            "--methods", "probe,finetune,lora", "--output", str(tmp_path)])
+    assert r.exit_code == 2
+    assert "unknown method(s) finetune, lora; available: probe, setfit" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_compare_help_has_an_example():
+    r = subprocess.run([sys.executable, "-m", "textune", "compare", "--help"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "Example: textune compare" in r.stdout and "--eval-data" in r.stdout
+
+
+# ------------------------------------------------------------------ real grid, real model
+
+class Interrupted(Exception):
+    pass
+
+
+@pytest.fixture()
+def sst2_small(tmp_path, sst2_train, sst2_test):
+    """Small real SST-2 files (CSV) so the CLI and the library read the same data."""
+    import pandas as pd
+
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    pd.DataFrame({"text": sst2_train.texts[:300], "label": sst2_train.labels[:300]}).to_csv(
+        train, index=False)
+    idx = list(range(0, len(sst2_test), len(sst2_test) // 24))[:24]
+    pd.DataFrame({"text": [sst2_test.texts[i] for i in idx],
+                  "label": [sst2_test.labels[i] for i in idx]}).to_csv(test, index=False)
+    return train, test
+
+
+def test_interrupted_grid_resumes_without_redoing_cells(tmp_path, sst2_small):
+    train_csv, test_csv = sst2_small
+    out = tmp_path / "cmp"
+    train, test = load_examples(str(train_csv)), load_examples(str(test_csv))
+
+    def stop_after_first(record):
+        raise Interrupted(record)
+
+    with pytest.raises(Interrupted):  # the run dies right after its first cell is on disk
+        run_grid(train, test, out, methods=["probe", "setfit"], shots=[2, 4], seeds=2,
+                 params={"steps": 2}, on_cell=stop_after_first)
+    first = (out / "results.jsonl").read_text().splitlines()
+    assert len(first) == 1 and json.loads(first[0])["status"] == "ok"
+
+    args = ["compare", "--data", str(train_csv), "--eval-data", str(test_csv),
+            "--methods", "probe,setfit", "--shots", "2,4", "--seeds", "2", "--steps", "2",
+            "--output", str(out), "--json", "--quiet"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert lines[0] == first[0]  # the finished cell was kept, not redone
+    rows = [json.loads(x) for x in lines]
+    cells = [(x["method"], x["shots"], x["seed"]) for x in rows]
+    assert len(cells) == 8 and len(set(cells)) == 8
+    assert all(x["status"] == "ok" and 0 <= x["accuracy"] <= 1 and x["train_seconds"] > 0
+               and x["predict_per_second"] > 0 and x["n_test"] == 24 for x in rows)
+    # every method trains on the same sample at a given (shots, seed); seeds differ
+    sample = {(x["shots"], x["seed"]): set() for x in rows}
+    for x in rows:
+        sample[(x["shots"], x["seed"])].add(x["sample_id"])
+    assert all(len(v) == 1 for v in sample.values())
+    assert len({next(iter(v)) for v in sample.values()}) == 4
+    by_method = {x["method"]: x["trainable_parameters"] for x in rows}
+    assert by_method["probe"] < 1000 < by_method["setfit"]
+
+    summary = last_json(r.output)
+    assert summary["cells"] == 8 and summary["failed"] == 0
+    md = (out / "report.md").read_text()
+    for m, s, seed in cells:  # one "All cells" row per cell
+        assert f"| {m} | {s} | {seed} |" in md
+    assert "## Recommendation" in md and "accuracy_vs_shots.png" in md
+    assert "textune" in md and "torch" in md and "--shots 2,4" in md
+    assert (out / "accuracy_vs_shots.png").stat().st_size > 1000
+    assert (out / "accuracy_vs_train_seconds.png").stat().st_size > 1000
+    assert "data:image/png;base64," in (out / "report.html").read_text()
+
+    r = runner.invoke(app, args)  # a finished grid reruns nothing
+    assert r.exit_code == 0, r.output
+    assert (out / "results.jsonl").read_text().splitlines() == lines
+
+    r = runner.invoke(app, args[:-4] + ["--output", str(out), "--steps", "3", "-q"])
+    assert r.exit_code == 2 and "different params" in r.output  # no silent mixing
+
+
+def test_zero_shot_and_failed_cells_do_not_stop_the_grid(tmp_path, tiny_texts):
+    from textune import from_lists
+
+    texts, labels = tiny_texts
+    ex = from_lists(texts, labels)
+    out = tmp_path / "zs"
+    recs = run_grid(ex, ex, out, methods=["probe", "nope"], shots=[0], seeds=1,
+                    label_names={"pos": "positive", "neg": "negative"},
+                    templates=["This movie is {label}.", "A {label} review."])
+    ok, bad = recs
+    assert ok["status"] == "ok" and ok["n_train"] == 4 and ok["accuracy"] >= 0.75
+    assert bad["status"] == "error" and "unknown method 'nope'" in bad["error"]
+    result = write_report(out)
+    assert result["failed"] == 1
+    assert "## Failed cells" in (out / "report.md").read_text()
+    assert "0 (zero-shot)" in (out / "report.md").read_text()
+    run_grid(ex, ex, out, methods=["probe", "nope"], shots=[0], seeds=1,
+             label_names={"pos": "positive", "neg": "negative"},
+             templates=["This movie is {label}.", "A {label} review."])
+    again = read_results(out)  # failed cells are retried, finished ones are not
+    assert [r["method"] for r in again] == ["probe", "nope", "nope"]
+
+
+# ------------------------------------------------------------------ the HTML in a browser
+
+def _fake_results(out):
+    out.mkdir()
+    rows = []
+    for method, acc in (("probe", 0.6), ("setfit", 0.66)):
+        for shots in (8, 16, 64):
+            for seed in range(3):
+                a = acc + 0.05 * (shots / 64) + 0.01 * seed
+                rows.append({"method": method, "shots": shots, "seed": seed, "status": "ok",
+                             "n_train": 2 * shots, "n_test": 100, "sample_id": f"s{shots}{seed}",
+                             "accuracy": a, "f1_macro": a - 0.01,
+                             "train_seconds": (0.2 if method == "probe" else 5.0) * shots / 8,
+                             "predict_per_second": 300.0, "trainable_parameters": 385})
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("no headless Chromium found (apt-get install chromium) to render the report")
+
+
+def test_html_report_renders_with_plots_in_headless_chromium(tmp_path):
+    import numpy as np
+    from matplotlib.image import imread
+
+    browser = _chromium()
+    out = tmp_path / "report"
+    _fake_results(out)
+    write_report(out, command="textune compare --fake")
+    url = (out / "report.html").resolve().as_uri()
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--no-first-run", "--enable-logging=stderr", "--v=0"]
+    dom = subprocess.run([browser, *flags, "--dump-dom", url], capture_output=True, text=True,
+                         timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert 'data-plots-loaded="2/2"' in dom.stdout  # both embedded PNGs decoded
+    assert "Uncaught" not in dom.stderr  # no JavaScript errors
+    shot = tmp_path / "report.png"
+    r = subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1000,3000",
+                        url], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and shot.exists(), r.stderr[-2000:]
+    img = imread(str(shot))[..., :3]
+    blue = (np.abs(img - np.array([31, 119, 180]) / 255).max(axis=-1) < 0.05).sum()
+    assert blue > 200  # matplotlib's first line colour: the plots are on the page
