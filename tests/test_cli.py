@@ -77,7 +77,8 @@ def test_unknown_method_is_rejected(tmp_path, tiny_csv):
     assert r.exit_code == 2 and "unknown method 'magic'" in r.output
 
 
-@pytest.mark.parametrize("cmd", [[], ["train"], ["evaluate"], ["predict"], ["demo"]])
+@pytest.mark.parametrize("cmd", [[], ["train"], ["evaluate"], ["predict"], ["demo"], ["compare"],
+                                 ["export"], ["serve"]])
 def test_help_teaches_with_examples(cmd):
     r = subprocess.run([sys.executable, "-m", "textune", *cmd, "--help"], capture_output=True,
                        text=True)
