@@ -34,7 +34,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from .data import DataError, _sniff_delimiter, from_frame, read_table
+from .data import (DataError, csv_dialect, csv_parse_error, from_frame, jsonl_record,
+                   read_table)
 
 log = logging.getLogger(__name__)
 
@@ -231,9 +232,7 @@ def _csv_chunks(path: Path, chunk_size: int):
         head = f.read(1 << 16)
     if not head.strip():
         raise DataError(f"{path}: the file is empty.")
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(head)
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    kind = "TSV" if delimiter == "\t" else "CSV"
+    delimiter, quoting = csv_dialect(path, head)
     line = 2
     try:
         reader = pd.read_csv(path, sep=delimiter, quoting=quoting, dtype=str, encoding=enc,
@@ -243,8 +242,7 @@ def _csv_chunks(path: Path, chunk_size: int):
             yield df, line
             line += len(df)
     except (pd.errors.ParserError, csv.Error) as e:
-        raise DataError(f"{path}: could not parse as {kind} ({e}). Check that every row has "
-                        "the same number of separators as the header.") from e
+        raise csv_parse_error(path, delimiter, e) from e
 
 
 def _jsonl_chunks(path: Path, chunk_size: int):
@@ -252,16 +250,9 @@ def _jsonl_chunks(path: Path, chunk_size: int):
     first = 1
     with open(path, encoding=_encoding(path)) as f:
         for lineno, line in enumerate(f, 1):
-            if not line.strip():
+            obj = jsonl_record(line, lineno, path)
+            if obj is None:
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}: line {lineno} is not valid JSON ({e.msg}). Each line "
-                                "must be one JSON object.") from e
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}: line {lineno} is a JSON {type(obj).__name__}, not "
-                                "an object; write one object per line.")
             if not records:
                 first = lineno
             records.append(obj)

@@ -227,18 +227,28 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
         return _read_jsonl(text, path), 1
     if not text.strip():
         raise DataError(f"{path}: the file is empty.")
-    delimiter = "\t" if suffix == ".tsv" else _sniff_delimiter(text)
-    # Tab-separated files are written without CSV quoting; honouring quotes there silently
-    # merges rows that contain a stray '"' (MRPC loses 114 of 4,080 rows that way).
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    delimiter, quoting = csv_dialect(path, text)
     try:
         df = pd.read_csv(io.StringIO(text), sep=delimiter, quoting=quoting, dtype=str,
                          keep_default_na=False, na_filter=False, engine="python")
     except (pd.errors.ParserError, csv.Error) as e:
-        raise DataError(f"{path}: could not parse as {'TSV' if delimiter == chr(9) else 'CSV'}"
-                        f" ({e}). Check that every row has the same number of "
-                        f"{'tabs' if delimiter == chr(9) else 'separators'} as the header.") from e
+        raise csv_parse_error(path, delimiter, e) from e
     return df, 2
+
+
+def csv_dialect(path: Path, head: str) -> tuple[str, int]:
+    """(delimiter, quoting) for a delimited file, from its suffix or its first lines."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(head)
+    # Tab-separated files are written without CSV quoting; honouring quotes there silently
+    # merges rows that contain a stray '"' (MRPC loses 114 of 4,080 rows that way).
+    return delimiter, csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+
+
+def csv_parse_error(path: Path, delimiter: str, e: Exception) -> DataError:
+    tsv = delimiter == "\t"
+    return DataError(f"{path}: could not parse as {'TSV' if tsv else 'CSV'} ({e}). Check that "
+                     f"every row has the same number of {'tabs' if tsv else 'separators'} as "
+                     "the header.")
 
 
 def _decode(path: Path) -> str:
@@ -261,20 +271,24 @@ def _sniff_delimiter(text: str) -> str:
         return max(counts, key=counts.get) if max(counts.values()) else ","
 
 
+def jsonl_record(line: str, lineno: int, path: Path) -> dict | None:
+    """One JSON Lines record (None for a blank line), or an error naming the line."""
+    if not line.strip():
+        return None
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: line {lineno} is not valid JSON ({e.msg}). Each line "
+                        "must be one JSON object.") from e
+    if not isinstance(obj, dict):
+        raise DataError(f"{path}: line {lineno} is a JSON {type(obj).__name__}, not an "
+                        'object; write one object per line, e.g. {"text": ..., "label": ...}.')
+    return obj
+
+
 def _read_jsonl(text: str, path: Path) -> pd.DataFrame:
-    records = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}: line {lineno} is not valid JSON ({e.msg}). Each line "
-                            "must be one JSON object.") from e
-        if not isinstance(obj, dict):
-            raise DataError(f"{path}: line {lineno} is a JSON {type(obj).__name__}, not an "
-                            'object; write one object per line, e.g. {"text": ..., "label": ...}.')
-        records.append(obj)
+    records = [r for n, line in enumerate(text.splitlines(), 1)
+               if (r := jsonl_record(line, n, path)) is not None]
     if not records:
         raise DataError(f"{path}: the file has no JSON records.")
     return pd.DataFrame.from_records(records)
