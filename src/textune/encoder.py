@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .backbones import resolve_backbone
+from .batching import length_batches
 
 log = logging.getLogger(__name__)
 
@@ -104,19 +105,21 @@ class Encoder:
     # ---------------------------------------------------------------- training forward
 
     def forward(self, texts: Sequence[str], pairs: Sequence[str] | None = None,
-                bucket_size: int = 16) -> torch.Tensor:
+                bucket_size: int = 16, module: torch.nn.Module | None = None) -> torch.Tensor:
         """Embeddings with gradients for a batch of distinct texts (row order preserved).
 
         Texts are sorted by token length and encoded in buckets of `bucket_size`, so short
-        texts are not padded to the longest one in the batch.
+        texts are not padded to the longest one in the batch. `module`: the body as wrapped
+        for training (e.g. by DDP), if it is.
         """
+        module = module or self.model
         enc = self.token_ids(texts, pairs)
         lengths = [len(ids) for ids in enc["input_ids"]]
         order = np.argsort(lengths, kind="stable")
         parts = []
         for start in range(0, len(order), bucket_size):
             feats = self.pad(enc, order[start:start + bucket_size])
-            parts.append(self.model(feats)["sentence_embedding"])
+            parts.append(module(feats)["sentence_embedding"])
         emb = torch.cat(parts)
         return emb[torch.as_tensor(np.argsort(order), device=emb.device)]  # undo the sort
 
@@ -135,20 +138,14 @@ class Encoder:
         was_training = self.model.training
         self.model.eval()
         enc = self.token_ids(texts, pairs)
-        lengths = np.array([len(ids) for ids in enc["input_ids"]])
-        order = np.argsort(-lengths, kind="stable")  # longest first: worst batch fails early
+        lengths = [len(ids) for ids in enc["input_ids"]]
         out = np.empty((n, self.dim), dtype=np.float32)
         bar = tqdm(total=n, desc=desc, unit="text", disable=not progress, leave=False)
-        start = 0
         try:
-            while start < n:
-                width = int(lengths[order[start]])
-                size = max(1, min(batch_size, max_tokens // max(width, 1)))
-                idx = order[start:start + size]
+            for idx in length_batches(lengths, batch_size, max_tokens):
                 with self.autocast(bf16):
                     emb = self.model(self.pad(enc, idx))["sentence_embedding"]
                 out[idx] = emb.float().cpu().numpy()
-                start += len(idx)
                 bar.update(len(idx))
         finally:
             bar.close()

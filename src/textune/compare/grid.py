@@ -51,12 +51,12 @@ def parse_methods(spec: str | Sequence[str]) -> list[str]:
 
 def check_methods(methods: Iterable[str]) -> None:
     """Refuse methods textune does not have, naming the ones it does (before hours of work)."""
-    from ..methods import METHODS
+    from ..methods import ALIASES, METHODS
 
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in METHODS and m not in ALIASES]
     if unknown:
         raise ValueError(f"unknown method(s) {', '.join(unknown)}; available: "
-                         f"{', '.join(sorted(METHODS))}.")
+                         f"{', '.join(sorted(METHODS) + sorted(ALIASES))}.")
 
 
 def parse_shots(spec: str | Sequence[Shots]) -> list[Shots]:
@@ -210,28 +210,6 @@ def _check_run_file(output: Path, fp: dict) -> None:
 
 # ------------------------------------------------------------------------------ one cell
 
-def _input_embedding_weight(model):
-    for module in model.modules():
-        get = getattr(module, "get_input_embeddings", None)
-        if get is not None and hasattr(module, "config"):
-            emb = get()
-            return None if emb is None else emb.weight
-    return None
-
-
-def trainable_parameters(clf) -> int:
-    """Head weights, plus the encoder weights the method updates (setfit freezes the token
-    embedding table; probe trains no encoder weight)."""
-    from ..methods import get_method
-
-    head = int(sum(v.size for v in clf.head_.state_dict().values()))
-    if not get_method(clf.method).trains_body:
-        return head
-    model = clf.encoder_.model
-    frozen = _input_embedding_weight(model)
-    return head + int(sum(p.numel() for p in model.parameters() if p is not frozen))
-
-
 def run_cell(method: str, shots: Shots, seed: int, sample: Examples, test: Examples,
              params: Mapping[str, Any], progress: bool = False) -> dict:
     """Train one method on one sample and score it; failures become an error record."""
@@ -254,8 +232,8 @@ def run_cell(method: str, shots: Shots, seed: int, sample: Examples, test: Examp
         rec.update(status="ok", accuracy=m["accuracy"], f1_macro=m["f1_macro"],
                    train_seconds=clf.train_seconds_, predict_seconds=predict_seconds,
                    predict_per_second=len(test) / max(predict_seconds, 1e-9),
-                   trainable_parameters=trainable_parameters(clf),
-                   steps=clf.fit_stats_.get("contrastive_steps"))
+                   trainable_parameters=clf.fit_stats_.get("trainable_parameters"),
+                   steps=clf.fit_stats_.get("contrastive_steps", clf.fit_stats_.get("steps")))
         del clf
     except Exception as e:  # noqa: BLE001 - one broken cell must not stop the grid
         log.warning("%s shots=%s seed=%s failed: %s: %s", method, shots, seed,

@@ -1,0 +1,70 @@
+"""A sentence-embedding body and a logistic-regression head: what `setfit` and `probe` train.
+
+Predicting is "embed, then a linear map", which is also what the ONNX export folds into one
+graph.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .encoder import Encoder, default_device
+from .heads import LogisticHead
+
+HEAD_FILE = "head.safetensors"
+BODY_DIR = "body"
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddingModel:
+    kind = "embedding"
+
+    def __init__(self, encoder: Encoder, head: LogisticHead):
+        self.encoder = encoder
+        self.head = head
+
+    def predict_proba(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
+                      progress: bool = False, desc: str = "predicting", **kw) -> np.ndarray:
+        emb = self.encoder.embed(texts, pairs, progress=progress, desc=desc, **kw)
+        return self.head.predict_proba(emb)
+
+    def save(self, folder: Path) -> dict:
+        from safetensors.numpy import save_file
+
+        self.encoder.save(str(folder / BODY_DIR))
+        save_file(self.head.state_dict(), str(folder / HEAD_FILE))
+        return {"head": {"type": "logistic_regression", "file": HEAD_FILE, "body": BODY_DIR},
+                "embedding_dim": self.encoder.dim, "max_length": self.encoder.max_length}
+
+    @classmethod
+    def load(cls, folder: Path, config: dict) -> "EmbeddingModel":
+        from safetensors.numpy import load_file
+
+        encoder = Encoder.load(str(folder / BODY_DIR), default_device(), config.get("max_length"))
+        encoder.model.eval()
+        head = LogisticHead.from_state_dict(load_file(str(folder / HEAD_FILE)),
+                                            C=config["params"].get("head_c", 1.0))
+        return cls(encoder, head)
+
+
+def load_encoder(clf, ex) -> Encoder:
+    """The backbone as a sentence encoder, with a warning when it cannot read the texts."""
+    from .health import warn_unknown_tokens
+
+    encoder = Encoder.load(clf.model, None, clf.max_length)
+    warn_unknown_tokens(encoder.tokenizer, ex.texts, clf.model, log)
+    return encoder
+
+
+def fit_head(encoder: Encoder, ex, y: np.ndarray, clf) -> tuple[EmbeddingModel, dict]:
+    """Embed the training texts with the (trained or frozen) body and fit the head on them."""
+    emb = encoder.embed(ex.texts, ex.text_pairs, progress=clf.show_progress,
+                        desc="encoding train")
+    head = LogisticHead(C=clf.head_c).fit(emb, y, seed=clf.seed)
+    n_head = int(head.coef.size + head.intercept.size)
+    return EmbeddingModel(encoder, head), {"head_parameters": n_head}

@@ -1,0 +1,277 @@
+"""One training loop for every method, on `accelerate`.
+
+A method hands the engine a `Task`: the model, a DataLoader of training batches and a loss
+for one batch (plus, optionally, an evaluation on a validation split). The engine does the
+rest the same way for all of them: device placement, bf16 autocast where the hardware has it,
+gradient accumulation, AdamW with warmup and linear decay, evaluation every epoch (or every N
+steps), early stopping, restoring the best weights, seeding, progress bars and the training
+health checks (`health.py`). Started with `accelerate launch --num_processes N`, the same code
+trains data-parallel (DDP) with no change.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import torch
+
+from . import health
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Knobs of the loop; every method fills in its own defaults."""
+
+    epochs: float = 3.0
+    max_steps: int | None = None          # optimizer updates; overrides `epochs`
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.1
+    grad_accum: int = 1
+    max_grad_norm: float | None = 1.0
+    mixed_precision: str = "auto"         # "auto" (bf16 where fast), "bf16", "fp16", "no"
+    eval_every: int | None = None         # optimizer updates between evaluations; None: epoch
+    patience: int | None = None           # evaluations without improvement before stopping
+    metric: str = "accuracy"              # validation metric that picks the best weights
+    seed: int = 0
+    progress: bool = False
+    desc: str = "training"
+
+
+class Task(Protocol):
+    """What a method gives the engine."""
+
+    model: torch.nn.Module
+
+    def train_loader(self) -> torch.utils.data.DataLoader: ...
+
+    def loss(self, model: torch.nn.Module, batch: Any) -> torch.Tensor: ...
+
+    # Optional: `evaluate(model) -> {"accuracy", "f1_macro", "pred": class ids}` on the
+    # validation split; `train_label_ids` (np.ndarray) and `predict_train(model)` (class ids
+    # for the same rows, used when there is no validation split) for the collapse check.
+
+
+@dataclass
+class TrainResult:
+    steps: int = 0
+    epochs: float = 0.0
+    seconds: float = 0.0
+    examples_per_second: float = 0.0
+    history: list[dict] = field(default_factory=list)
+    best: dict | None = None
+    stopped_early: bool = False
+    warnings: list[str] = field(default_factory=list)
+    last_pred: Any = None  # class ids predicted at the last evaluation
+    num_processes: int = 1
+
+    def as_dict(self) -> dict:
+        return {"steps": self.steps, "epochs": round(self.epochs, 3),
+                "engine_seconds": self.seconds,
+                "examples_per_second": self.examples_per_second, "history": self.history,
+                "best": self.best, "stopped_early": self.stopped_early,
+                "num_processes": self.num_processes,
+                "health_warnings": self.warnings}
+
+
+def mixed_precision(setting: str | bool) -> str:
+    """Resolve "auto" to bf16 where the device has fast bf16 matrix units, else "no"."""
+    from .encoder import bf16_supported, default_device
+
+    if setting in (True, "bf16"):
+        return "bf16"
+    if setting in (False, "no", None):
+        return "no"
+    if setting == "fp16":
+        return "fp16"
+    return "bf16" if bf16_supported(default_device()) else "no"
+
+
+def adamw(named_params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """Fused AdamW (one kernel for all parameters, 5x faster step than a Python loop); biases
+    and norm weights are not decayed, the BERT convention `transformers.Trainer` follows."""
+    decay, no_decay = [], []
+    for name, p in named_params:
+        (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    groups = [g for g in groups if g["params"]]
+    try:
+        return torch.optim.AdamW(groups, lr=lr, fused=True)
+    except (RuntimeError, TypeError):  # an older torch or an unsupported device
+        return torch.optim.AdamW(groups, lr=lr)
+
+
+def warmup_linear(opt: torch.optim.Optimizer, total: int, warmup: int):
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / max(1, warmup) if s < warmup
+        else max(0.0, (total - s) / max(1, total - warmup)))
+
+
+def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int] | None = None
+        ) -> TrainResult:
+    """Train `task.model` in place; return the history. The best weights (by `cfg.metric` on
+    the validation split, when the task has one) are restored at the end."""
+    from accelerate.utils import set_seed
+    from tqdm.auto import tqdm
+
+    set_seed(cfg.seed)
+    acc = _accelerator(cfg)
+    model = task.model
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    trainable = {n for n, _ in named}
+    params = [p for _, p in named]
+    opt = adamw(named, cfg.learning_rate, cfg.weight_decay)
+    loader = task.train_loader()
+    model, opt, loader = acc.prepare(model, opt, loader)
+    # Schedule in this process's optimizer updates: in DDP every process updates in lockstep.
+    per_epoch = max(1, math.ceil(len(loader) / cfg.grad_accum))
+    total = cfg.max_steps or max(1, math.ceil(cfg.epochs * per_epoch))
+    sched = warmup_linear(opt, total, math.ceil(cfg.warmup_ratio * total))
+    evaluate = getattr(task, "evaluate", None)
+    result = TrainResult()
+    best_state: dict[str, torch.Tensor] | None = None
+    bad_evals = 0
+    show = cfg.progress and acc.is_local_main_process
+    bar = tqdm(total=total, desc=cfg.desc, unit="step", disable=not show, leave=False)
+    window: list[torch.Tensor] = []       # losses since the last progress update
+    epoch_sum, epoch_count = 0.0, 0
+    epoch_losses: list[float] = []        # mean training loss of each epoch
+    n_examples = 0
+    t0 = time.perf_counter()
+
+    def run_eval(epoch: float) -> bool:
+        """Evaluate, keep the best weights; return True when patience has run out."""
+        nonlocal best_state, bad_evals
+        inner = acc.unwrap_model(model)
+        inner.eval()
+        with torch.inference_mode(), acc.autocast():
+            scores = evaluate(inner)
+        inner.train()
+        record = {"step": result.steps, "epoch": round(epoch, 3),
+                  "train_loss": round(epoch_losses[-1], 5) if epoch_losses else None,
+                  **{k: v for k, v in scores.items() if k != "pred"}}
+        result.history.append(record)
+        bar.set_postfix(loss=record["train_loss"], **{cfg.metric: f"{scores[cfg.metric]:.3f}"})
+        if result.best is None or scores[cfg.metric] > result.best[cfg.metric]:
+            result.best = record
+            best_state = {n: t.detach().to("cpu", copy=True)
+                          for n, t in inner.state_dict().items() if n in trainable}
+            bad_evals = 0
+        else:
+            bad_evals += 1
+        result.last_pred = scores.get("pred")
+        return cfg.patience is not None and bad_evals >= cfg.patience
+
+    model.train()
+    stop = diverged = False
+    epoch = 0
+    while not stop and result.steps < total:
+        sampler = getattr(task, "batch_sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+        for batch in loader:
+            with acc.accumulate(model):
+                with acc.autocast():
+                    loss = task.loss(model, batch)
+                acc.backward(loss)
+                if acc.sync_gradients and cfg.max_grad_norm:
+                    acc.clip_grad_norm_(params, cfg.max_grad_norm)
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+            window.append(loss.detach().float())
+            epoch_count += 1
+            n_examples += examples_per_batch(batch) if examples_per_batch else 0
+            if not acc.sync_gradients:
+                continue
+            sched.step()
+            result.steps += 1
+            bar.update(1)
+            if result.steps % 10 == 0 or result.steps == total:
+                value = torch.stack(window).sum().item()
+                epoch_sum += value
+                value /= len(window)
+                window.clear()
+                bar.set_postfix(loss=f"{value:.4f}")
+                if not math.isfinite(value):
+                    stop = diverged = True
+                    break
+            if evaluate and cfg.eval_every and result.steps % cfg.eval_every == 0:
+                if run_eval(epoch + result.steps / total):
+                    stop = True
+                    break
+            if result.steps >= total:
+                break
+        epoch += 1
+        if window:
+            epoch_sum += torch.stack(window).sum().item()
+            window.clear()
+        if epoch_count:
+            epoch_losses.append(epoch_sum / epoch_count)
+            epoch_sum, epoch_count = 0.0, 0
+            if not math.isfinite(epoch_losses[-1]):
+                stop = diverged = True
+        if evaluate and not cfg.eval_every and not stop:
+            stop = run_eval(epoch)
+    bar.close()
+    result.seconds = time.perf_counter() - t0
+    result.epochs = result.steps / per_epoch
+    result.stopped_early = stop and result.steps < total
+    result.examples_per_second = n_examples * acc.num_processes / max(result.seconds, 1e-9)
+
+    # keep_fp32_wrapper=False takes off the autocast accelerate put around forward, so the
+    # trained model predicts in full precision, exactly as it will after save and load.
+    inner = acc.unwrap_model(model, keep_fp32_wrapper=False)
+    if best_state is not None:
+        inner.load_state_dict(best_state, strict=False)
+        log.info("restored the best weights (%s %.4f at step %d)", cfg.metric,
+                 result.best[cfg.metric], result.best["step"])
+    elif diverged:
+        raise health.TrainingDiverged(health.NAN_ADVICE.format(lr=cfg.learning_rate))
+    inner.eval()
+    checked_on = "validation"
+    if result.last_pred is None and hasattr(task, "predict_train"):
+        with torch.inference_mode():  # no validation split: check the fit on training rows
+            result.last_pred = task.predict_train(inner)
+        checked_on = "training"
+    result.num_processes = acc.num_processes
+    result.warnings = health.check(
+        losses=epoch_losses, pred=result.last_pred,
+        train_labels=getattr(task, "train_label_ids", None), lr=cfg.learning_rate,
+        checked_on=checked_on,
+        diverged=diverged)
+    for w in result.warnings:
+        log.warning(w)
+    acc.free_memory()
+    return result
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch before a method builds its model, so that a fresh head
+    or adapter starts from the same weights for the same seed."""
+    from accelerate.utils import set_seed
+
+    set_seed(seed)
+
+
+def _accelerator(cfg: TrainConfig):
+    """A fresh Accelerator for this run.
+
+    accelerate keeps its settings in process-wide singletons that refuse a second, different
+    `mixed_precision`; a library trains many models in one process (compare, tests), so reset
+    them, keeping the distributed state (`PartialState`) that `accelerate launch` set up.
+    """
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(reset_partial_state=False)
+    GradientState._reset_state()
+    return Accelerator(mixed_precision=mixed_precision(cfg.mixed_precision),
+                       gradient_accumulation_steps=cfg.grad_accum,
+                       step_scheduler_with_optimizer=False)

@@ -1,0 +1,245 @@
+"""Generative classification with a small causal LM: score each label's words after a prompt.
+
+Each class has a verbaliser (its label name by default). Training maximises the likelihood of
+the right verbaliser after the prompt, through a peft adapter (prompt tuning, p-tuning, LoRA);
+prediction scores every class's verbaliser and takes the best (rank classification), so the
+output is always a valid label and comes with probabilities (softmax over the scores).
+The artifact holds only the adapter and a reference to the base model, which is reloaded from
+its file (a GGUF-loaded model cannot be saved whole).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .backbones import resolve_backbone
+from .batching import LengthGroupedBatchSampler, length_batches
+from .encoder import default_device
+
+log = logging.getLogger(__name__)
+
+ADAPTER_DIR = "adapter"
+TEMPLATE = "Text: {text}\nCategory:"
+PAIR_TEMPLATE = "Text 1: {text}\nText 2: {text_pair}\nCategory:"
+MAX_LENGTH = 256
+
+
+def is_causal_lm(name: str) -> bool:
+    """True for a backbone that generates text (a GGUF file, or a *ForCausalLM config)."""
+    gguf = gguf_file(name)
+    if gguf:
+        return True
+    cfg = Path(resolve_backbone(name)) / "config.json"
+    if cfg.is_file():
+        arch = json.loads(cfg.read_text()).get("architectures") or []
+        return any(a.endswith("ForCausalLM") for a in arch)
+    return False
+
+
+def gguf_file(name: str) -> str | None:
+    path = Path(resolve_backbone(name))
+    files = sorted(path.glob("*.gguf")) if path.is_dir() else []
+    return files[0].name if files else None
+
+
+def load_causal_lm(name: str):
+    """(model, tokenizer) for a causal LM folder or hub name; GGUF files are dequantised."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_backbone(name)
+    kw = {"gguf_file": gguf_file(name)} if gguf_file(name) else {}
+    tokenizer = AutoTokenizer.from_pretrained(path, **kw)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kw)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+class LabelWordModel:
+    kind = "generative"
+
+    def __init__(self, model, tokenizer, verbalizers: list[str], template: str | None,
+                 backbone: str, peft: str, max_length: int = MAX_LENGTH):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.verbalizers = verbalizers
+        self.template = template
+        self.backbone = backbone
+        self.peft = peft
+        self.max_length = max_length
+        self.device = default_device()
+        self.model.to(self.device)
+        # Verbaliser token ids, with the space that follows "Category:" folded in.
+        self.verb_ids = [tokenizer(" " + v, add_special_tokens=False)["input_ids"]
+                         for v in verbalizers]
+        if any(not ids for ids in self.verb_ids):
+            raise ValueError("every verbaliser needs at least one token; got "
+                             f"{verbalizers!r}")
+
+    # ------------------------------------------------------------------ sequences
+
+    def prompt_ids(self, texts: Sequence[str], pairs: Sequence[str] | None) -> list[list[int]]:
+        tpl = self.template or (PAIR_TEMPLATE if pairs is not None else TEMPLATE)
+        prompts = [tpl.format(text=t, text_pair=pairs[i] if pairs is not None else "")
+                   for i, t in enumerate(texts)]
+        room = self.max_length - max(len(v) for v in self.verb_ids)
+        ids = self.tokenizer(prompts, add_special_tokens=True)["input_ids"]
+        # Keep the end of an over-long prompt: the "Category:" cue sits there.
+        return [x[-room:] for x in ids]
+
+    def score(self, model, prompts: list[list[int]], classes: Sequence[int]) -> torch.Tensor:
+        """Sum of log-probabilities of verbaliser `classes[i]` after prompt `prompts[i]`."""
+        seqs = [p + self.verb_ids[c] for p, c in zip(prompts, classes)]
+        width = max(len(s) for s in seqs)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        target = torch.zeros((len(seqs), width), dtype=torch.bool)  # verbaliser positions
+        for i, (s, p) in enumerate(zip(seqs, prompts)):
+            ids[i, :len(s)] = torch.tensor(s)
+            mask[i, :len(s)] = 1
+            target[i, len(p):len(s)] = True
+        device = next(model.parameters()).device
+        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        logits = logits[:, logits.shape[1] - width:]  # drop virtual-token positions, if any
+        rows, cols = target.nonzero(as_tuple=True)
+        # Token t is predicted at position t-1; only those rows of the vocabulary are needed.
+        lp = torch.log_softmax(logits[rows.to(device), (cols - 1).to(device)].float(), dim=-1)
+        tok = lp.gather(1, ids[rows, cols].to(device)[:, None])[:, 0]
+        return torch.zeros(len(seqs), device=device).index_add(0, rows.to(device), tok)
+
+    # ------------------------------------------------------------------ inference
+
+    @torch.inference_mode()
+    def predict_proba(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
+                      batch_size: int = 16, progress: bool = False, desc: str = "predicting",
+                      **_) -> np.ndarray:
+        from tqdm.auto import tqdm
+
+        was_training = self.model.training
+        self.model.eval()
+        prompts = self.prompt_ids(texts, pairs)
+        k = len(self.verbalizers)
+        out = np.zeros((len(prompts), k), dtype=np.float32)
+        bar = tqdm(total=len(prompts), desc=desc, unit="text", disable=not progress, leave=False)
+        try:
+            per = max(1, batch_size // k)
+            for idx in length_batches([len(p) for p in prompts], per, 8192):
+                rep = [prompts[i] for i in idx for _ in range(k)]
+                scores = self.score(self.model, rep, list(range(k)) * len(idx))
+                out[idx] = torch.softmax(scores.view(len(idx), k), dim=-1).cpu().numpy()
+                bar.update(len(idx))
+        finally:
+            bar.close()
+            self.model.train(was_training)
+        return out
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, folder: Path) -> dict:
+        self.model.save_pretrained(str(folder / ADAPTER_DIR), safe_serialization=True)
+        return {"head": {"type": "label_words", "adapter": ADAPTER_DIR},
+                "verbalizers": self.verbalizers, "template": self.template, "peft": self.peft,
+                "max_length": self.max_length}
+
+    @classmethod
+    def load(cls, folder: Path, config: dict) -> "LabelWordModel":
+        from peft import PeftModel
+
+        base, tokenizer = load_causal_lm(config["backbone"])
+        model = PeftModel.from_pretrained(base, str(folder / config["head"]["adapter"]))
+        model.eval()
+        return cls(model, tokenizer, config["verbalizers"], config.get("template"),
+                   config["backbone"], config.get("peft"), config.get("max_length", MAX_LENGTH))
+
+
+class LabelWordTask:
+    """The engine's view: batches of example indices, loss = -log p(right verbaliser)."""
+
+    def __init__(self, lw: LabelWordModel, texts, pairs, y: np.ndarray, *, batch_size: int,
+                 seed: int, val=None):
+        self.lw = lw
+        self.model = lw.model
+        self.prompts = lw.prompt_ids(texts, pairs)
+        self.rows = (texts, pairs)
+        self.y = y
+        self.train_label_ids = y
+        self.batch_sampler = LengthGroupedBatchSampler([len(p) for p in self.prompts],
+                                                       batch_size, seed)
+        self.val = val
+        if val is None:
+            self.evaluate = None
+
+    def train_loader(self):
+        return torch.utils.data.DataLoader(range(len(self.y)), batch_sampler=self.batch_sampler,
+                                           collate_fn=torch.as_tensor)
+
+    def loss(self, model, idx: torch.Tensor) -> torch.Tensor:
+        idx = idx.cpu().numpy()
+        classes = self.y[idx].tolist()
+        lp = self.lw.score(model, [self.prompts[i] for i in idx], classes)
+        n_tok = torch.tensor([len(self.lw.verb_ids[c]) for c in classes], device=lp.device)
+        return -(lp / n_tok).mean()
+
+    def predict_train(self, model) -> np.ndarray:
+        texts, pairs = self.rows  # a sample is enough to see a collapse
+        texts, pairs = texts[:512], None if pairs is None else pairs[:512]
+        return self.lw.predict_proba(texts, pairs).argmax(axis=1)
+
+    def evaluate(self, model) -> dict:
+        from sklearn.metrics import accuracy_score, f1_score
+
+        texts, pairs, y = self.val
+        pred = self.lw.predict_proba(texts, pairs).argmax(axis=1)
+        return {"accuracy": float(accuracy_score(y, pred)),
+                "f1_macro": float(f1_score(y, pred, average="macro")), "pred": pred}
+
+
+def train_label_words(clf, ex, y: np.ndarray, method: str):
+    """Add an adapter to the causal LM and train it to put the right label's words first."""
+    from peft import get_peft_model
+
+    from . import engine
+    from .adapters import DEFAULT_LR, peft_config, trainable_counts
+    from .health import warn_unknown_tokens
+    from .methods.finetune import _label_ids, _validation_split, default_epochs
+
+    if method == "prefix":
+        raise ValueError("generative classification takes --peft prompt, ptuning, lora or "
+                         "ia3; prefix tuning is for encoders (--model minilm).")
+    engine.seed_everything(clf.seed)
+    base, tokenizer = load_causal_lm(clf.model)
+    warn_unknown_tokens(tokenizer, ex.texts, clf.model, log)
+    names = {str(k): str(v) for k, v in (clf.verbalizers or {}).items()}
+    verbalizers = [names.get(str(c), str(c)) for c in ex.classes]
+    model = get_peft_model(base, peft_config(method, "CAUSAL_LM", base.config.model_type,
+                                             r=clf.lora_r,
+                                             num_virtual_tokens=clf.num_virtual_tokens))
+    lw = LabelWordModel(model, tokenizer, verbalizers, clf.template, clf.model, method,
+                        clf.max_length or MAX_LENGTH)
+    trainable, total = trainable_counts(model)
+    log.info("%s on %s: %s trainable parameters of %s (%.3f%%)", method, clf.model,
+             f"{trainable:,}", f"{total:,}", 100 * trainable / total)
+    train_ex, val = _validation_split(ex, y, clf)
+    y_train = _label_ids(train_ex, ex)
+    batch_size = clf.batch_size or min(8, max(2, len(train_ex) // 4))
+    epochs = clf.epochs or default_epochs(len(train_ex), batch_size)
+    lr = clf.learning_rate or DEFAULT_LR[method]
+    task = LabelWordTask(lw, train_ex.texts, train_ex.text_pairs, y_train,
+                         batch_size=batch_size, seed=clf.seed, val=val)
+    cfg = engine.TrainConfig(
+        epochs=epochs, learning_rate=lr, warmup_ratio=clf.warmup_ratio,
+        grad_accum=clf.grad_accum, mixed_precision=clf.bf16,
+        patience=clf.patience if clf.patience is not None else (2 if val else None),
+        seed=clf.seed, progress=clf.show_progress, desc=f"{method} (label words)")
+    result = engine.fit(task, cfg, examples_per_batch=len)
+    stats = {"epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
+             "verbalizers": verbalizers, "trainable_parameters": trainable,
+             "total_parameters": total, **result.as_dict()}
+    return lw, stats

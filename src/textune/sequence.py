@@ -1,0 +1,234 @@
+"""An encoder with a classification head (`AutoModelForSequenceClassification`), whole or
+with a peft adapter: what `finetune` and `peft` train, predict with and save.
+
+Sentence pairs are tokenised as pairs (`token_type_ids` where the model has them), batches
+are padded per batch, and training batches are grouped by length.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .adapters import PROMPT_METHODS, new_modules, peft_config, trainable_counts
+from .backbones import resolve_backbone
+from .batching import LengthGroupedBatchSampler, length_batches
+from .encoder import default_device
+
+log = logging.getLogger(__name__)
+
+MODEL_DIR = "model"
+ADAPTER_DIR = "adapter"
+TOKENIZER_DIR = "tokenizer"
+DEFAULT_MAX_LENGTH = 256
+
+
+class SequenceModel:
+    kind = "sequence"
+
+    def __init__(self, model, tokenizer, max_length: int, backbone: str,
+                 peft: str | None = None):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.backbone = backbone
+        self.peft = peft
+        self.device = default_device()
+        self.model.to(self.device)
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def build(cls, backbone: str, num_labels: int, *, max_length: int | None = None,
+              peft: str | None = None, lora_r: int = 8, num_virtual_tokens: int = 20
+              ) -> "SequenceModel":
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        path = resolve_backbone(backbone)
+        try:
+            with quiet_transformers():  # a "MISSING classifier" report: expected, a new head
+                model, info = AutoModelForSequenceClassification.from_pretrained(
+                    path, num_labels=num_labels, output_loading_info=True)
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        except OSError as e:
+            raise OSError(f"could not load backbone '{backbone}' ({path}) as an encoder with a "
+                          f"classification head: {e}") from e
+        if peft:
+            from peft import get_peft_model
+
+            # Train and save whatever the checkpoint did not hold (the new head, at least).
+            config = peft_config(peft, "SEQ_CLS", model.config.model_type, r=lora_r,
+                                 num_virtual_tokens=num_virtual_tokens,
+                                 modules_to_save=new_modules(info["missing_keys"]))
+            model = get_peft_model(model, config)
+        trainable, total = trainable_counts(model)
+        log.info("%s: %s trainable parameters of %s (%.2f%%)", peft or "finetune",
+                 f"{trainable:,}", f"{total:,}", 100 * trainable / total)
+        return cls(model, tokenizer, max_length or _max_length(tokenizer), backbone, peft)
+
+    # ------------------------------------------------------------------ data
+
+    def token_ids(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> dict:
+        args = (list(texts),) if pairs is None else (list(texts), list(pairs))
+        return self.tokenizer(*args, truncation=True, max_length=self.max_length,
+                              padding=False)
+
+    def collate(self, enc: dict, idx: Sequence[int]) -> dict[str, torch.Tensor]:
+        rows = [{k: v[i] for k, v in enc.items()} for i in idx]
+        return dict(self.tokenizer.pad(rows, return_tensors="pt"))
+
+    # ------------------------------------------------------------------ inference
+
+    @torch.inference_mode()
+    def predict_proba(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
+                      batch_size: int = 64, max_tokens: int = 8192, progress: bool = False,
+                      desc: str = "predicting", **_) -> np.ndarray:
+        from tqdm.auto import tqdm
+
+        was_training = self.model.training
+        self.model.eval()
+        enc = self.token_ids(texts, pairs)
+        lengths = [len(x) for x in enc["input_ids"]]
+        out = np.zeros((len(lengths), self.num_labels), dtype=np.float32)
+        bar = tqdm(total=len(lengths), desc=desc, unit="text", disable=not progress, leave=False)
+        try:
+            for idx in length_batches(lengths, batch_size, max_tokens):
+                batch = {k: v.to(self.device) for k, v in self.collate(enc, idx).items()}
+                logits = self.model(**batch).logits.float()
+                out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
+                bar.update(len(idx))
+        finally:
+            bar.close()
+            self.model.train(was_training)
+        return out
+
+    @property
+    def num_labels(self) -> int:
+        return self._base().config.num_labels
+
+    def _base(self):
+        return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+
+    # ------------------------------------------------------------------ persistence
+
+    def merge(self) -> "SequenceModel":
+        """Fold a LoRA/IA3 adapter into the base weights: a plain model, no peft at inference."""
+        if not self.peft:
+            return self
+        if self.peft in PROMPT_METHODS:
+            raise ValueError(f"--merge folds weight adapters (lora, ia3) into the base; a "
+                             f"{self.peft} adapter adds virtual tokens and cannot be merged.")
+        self.model = self.model.merge_and_unload()
+        self.peft = None
+        return self
+
+    def save(self, folder: Path) -> dict:
+        if self.peft:
+            # Only the adapter and the modules it trains (head included); the base is
+            # rebuilt from the backbone name at load time.
+            self.model.save_pretrained(str(folder / ADAPTER_DIR), safe_serialization=True)
+            self.tokenizer.save_pretrained(str(folder / TOKENIZER_DIR))
+            files = {"adapter": ADAPTER_DIR, "tokenizer": TOKENIZER_DIR}
+        else:
+            self.model.save_pretrained(str(folder / MODEL_DIR), safe_serialization=True)
+            self.tokenizer.save_pretrained(str(folder / MODEL_DIR))
+            files = {"model": MODEL_DIR}
+        trainable, total = trainable_counts(self.model)
+        return {"head": {"type": "sequence_classification", **files}, "peft": self.peft,
+                "max_length": self.max_length, "parameters": {"total": total}}
+
+    @classmethod
+    def load(cls, folder: Path, config: dict) -> "SequenceModel":
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        files = config["head"]
+        if config.get("peft"):
+            from peft import PeftModel
+
+            base_path = resolve_backbone(config["backbone"])
+            with quiet_transformers():  # the head missing from the base comes from the adapter
+                base = AutoModelForSequenceClassification.from_pretrained(
+                    base_path, num_labels=len(config["labels"]))
+            model = PeftModel.from_pretrained(base, str(folder / files["adapter"]))
+            tokenizer = AutoTokenizer.from_pretrained(str(folder / files["tokenizer"]))
+        else:
+            model = AutoModelForSequenceClassification.from_pretrained(str(folder / files["model"]))
+            tokenizer = AutoTokenizer.from_pretrained(str(folder / files["model"]))
+        model.eval()
+        return cls(model, tokenizer, config["max_length"], config["backbone"], config.get("peft"))
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
+def _max_length(tokenizer) -> int:
+    limit = getattr(tokenizer, "model_max_length", None) or DEFAULT_MAX_LENGTH
+    return int(min(limit, DEFAULT_MAX_LENGTH))
+
+
+class SequenceTask:
+    """The engine's view of sequence-classification training: batches and a loss."""
+
+    def __init__(self, sm: SequenceModel, texts, pairs, y: np.ndarray, *, batch_size: int,
+                 seed: int, class_weights: np.ndarray | None = None, val=None):
+        self.sm = sm
+        self.model = sm.model
+        self.enc = sm.token_ids(texts, pairs)
+        self.rows = (texts, pairs)
+        self.y = y
+        self.train_label_ids = y
+        lengths = [len(x) for x in self.enc["input_ids"]]
+        self.batch_sampler = LengthGroupedBatchSampler(lengths, batch_size, seed)
+        self.weights = None if class_weights is None else torch.tensor(class_weights,
+                                                                        dtype=torch.float32)
+        self.val = val  # (texts, pairs, y) or None
+        if val is None:
+            self.evaluate = None
+
+    def train_loader(self):
+        def collate(idx):
+            batch = self.sm.collate(self.enc, idx)
+            batch["labels"] = torch.as_tensor(self.y[idx])
+            return batch
+
+        return torch.utils.data.DataLoader(range(len(self.y)), batch_sampler=self.batch_sampler,
+                                           collate_fn=collate)
+
+    def loss(self, model, batch):
+        labels = batch.pop("labels")
+        logits = model(**batch).logits.float()
+        weight = None if self.weights is None else self.weights.to(logits.device)
+        return torch.nn.functional.cross_entropy(logits, labels, weight=weight)
+
+    def predict_train(self, model) -> np.ndarray:
+        texts, pairs = self.rows  # a sample is enough to see a collapse
+        texts, pairs = texts[:512], None if pairs is None else pairs[:512]
+        return self.sm.predict_proba(texts, pairs).argmax(axis=1)
+
+    def evaluate(self, model) -> dict:
+        from sklearn.metrics import accuracy_score, f1_score
+
+        texts, pairs, y = self.val
+        pred = self.sm.predict_proba(texts, pairs).argmax(axis=1)
+        return {"accuracy": float(accuracy_score(y, pred)),
+                "f1_macro": float(f1_score(y, pred, average="macro")), "pred": pred}
+
+
+def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """'balanced' weights, n / (k * count), as scikit-learn computes them."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    return len(y) / (n_classes * np.maximum(counts, 1))

@@ -1,0 +1,113 @@
+"""The shared training loop: schedule, accumulation, early stopping, best-weights restore,
+divergence and collapse detection, length-grouped batches."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from textune import engine, health
+from textune.batching import LengthGroupedBatchSampler, length_batches
+
+
+class ScriptedTask:
+    """A real linear model trained on real batches; validation scores follow a script so the
+    test knows which evaluation was best."""
+
+    def __init__(self, scores, n=32, batch=4, loss_value=None):
+        torch.manual_seed(0)
+        self.model = torch.nn.Linear(3, 2)
+        self.x = torch.randn(n, 3)
+        self.y = (self.x[:, 0] > 0).long()
+        self.batch = batch
+        self.scores = list(scores)
+        self.snapshots = []  # weights at each evaluation
+        self.loss_value = loss_value
+
+    def train_loader(self):
+        return torch.utils.data.DataLoader(range(len(self.y)), batch_size=self.batch,
+                                           collate_fn=torch.as_tensor)
+
+    def loss(self, model, idx):
+        out = torch.nn.functional.cross_entropy(model(self.x[idx]), self.y[idx])
+        if self.loss_value is not None:
+            return out * self.loss_value
+        return out
+
+    def evaluate(self, model):
+        self.snapshots.append(model.weight.detach().clone())
+        acc = self.scores.pop(0) if self.scores else 0.0
+        return {"accuracy": acc, "f1_macro": acc, "pred": np.array([0, 1] * 8)}
+
+
+def test_early_stopping_restores_the_best_epoch():
+    task = ScriptedTask([0.5, 0.9, 0.6, 0.7, 0.95])
+    cfg = engine.TrainConfig(epochs=5, learning_rate=0.1, patience=2, mixed_precision="no")
+    result = engine.fit(task, cfg)
+    # epoch 2 was best; epochs 3 and 4 did not beat it -> stop after epoch 4 of 5
+    assert [h["accuracy"] for h in result.history] == [0.5, 0.9, 0.6, 0.7]
+    assert result.stopped_early and result.steps == 4 * 8
+    assert result.best["epoch"] == 2 and result.best["accuracy"] == 0.9
+    assert torch.equal(task.model.weight, task.snapshots[1])
+    assert not torch.equal(task.snapshots[1], task.snapshots[3])  # weights really moved on
+
+
+def test_gradient_accumulation_and_step_budget():
+    task = ScriptedTask([], n=30, batch=4)  # 8 batches per epoch
+    task.evaluate = None
+    cfg = engine.TrainConfig(epochs=3, grad_accum=3, learning_rate=0.05, mixed_precision="no")
+    result = engine.fit(task, cfg)
+    assert result.steps == 3 * math.ceil(8 / 3)
+    cfg = engine.TrainConfig(max_steps=5, learning_rate=0.05, mixed_precision="no")
+    assert engine.fit(ScriptedTask([], batch=4), cfg).steps == 5
+
+
+def test_same_seed_same_weights():
+    def run():
+        task = ScriptedTask([0.5, 0.6])
+        engine.fit(task, engine.TrainConfig(epochs=2, seed=7, mixed_precision="no"))
+        return task.model.weight.detach().clone()
+
+    assert torch.equal(run(), run())
+
+
+def test_nan_loss_stops_with_advice():
+    task = ScriptedTask([], loss_value=float("nan"))
+    task.evaluate = None
+    with pytest.raises(health.TrainingDiverged, match="learning rate"):
+        engine.fit(task, engine.TrainConfig(epochs=3, mixed_precision="no"))
+
+
+def test_health_checks_name_symptom_and_remedy():
+    balanced = np.array([0, 1] * 50)
+    collapsed = health.check(losses=[0.7, 0.8, 0.9, 1.1], pred=np.zeros(50, int),
+                             train_labels=balanced, lr=1e-3)
+    assert any("rose" in w and "learning rate" in w for w in collapsed)
+    assert any("collapsed" in w and "every validation input" in w for w in collapsed)
+    healthy = health.check(losses=[0.7, 0.5, 0.3], pred=balanced, train_labels=balanced,
+                           lr=5e-5)
+    assert healthy == []
+    # one class everywhere is expected when the data is that imbalanced
+    skewed = np.array([0] * 95 + [1] * 5)
+    assert health.check(losses=[0.5, 0.4, 0.3], pred=np.zeros(40, int), train_labels=skewed,
+                        lr=5e-5) == []
+
+
+def test_length_grouped_batches_cover_every_row_once_and_reshuffle():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 200, size=1000)
+    sampler = LengthGroupedBatchSampler(lengths, batch_size=16, seed=1)
+    first = list(sampler)
+    assert sorted(i for b in first for i in b) == list(range(1000))
+    assert len(first) == len(sampler) == 63
+    # padding waste inside batches is far below that of random batches
+    waste = np.mean([lengths[b].max() - lengths[b].mean() for b in map(np.array, first)])
+    assert waste < 10
+    assert list(sampler) == first  # same epoch, same batches
+    sampler.set_epoch(1)
+    assert list(sampler) != first
+    # inference batches: longest first, token budget respected
+    batches = list(length_batches(lengths, batch_size=64, max_tokens=2048))
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    assert all(len(b) * lengths[b].max() <= max(2048, lengths[b].max()) for b in batches)
