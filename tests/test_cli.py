@@ -84,3 +84,29 @@ def test_help_teaches_with_examples(cmd):
                        text=True)
     assert r.returncode == 0, r.stderr
     assert "Example" in r.stdout
+
+
+def test_train_peft_reports_trainable_parameters_and_predicts(tmp_path, tiny_csv):
+    out = tmp_path / "lora"
+    r = runner.invoke(app, ["train", "--method", "peft", "--peft", "lora", "--epochs", "2",
+                            "--data", str(tiny_csv), "--output", str(out), "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    res = last_json(r.output)
+    assert res["peft"] == "lora" and res["trainable_parameters"] == 74_498
+    assert res["total_parameters"] > 22_000_000 and isinstance(res["health_warnings"], list)
+    pred = tmp_path / "pred.jsonl"
+    r = runner.invoke(app, ["predict", str(out), "--data", str(tiny_csv), "--output",
+                            str(pred), "-q"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(x) for x in pred.read_text().splitlines()]
+    assert len(rows) == 16 and {x["label"] for x in rows} <= {"pos", "neg"}
+    r = runner.invoke(app, ["export", str(out), "--output", str(tmp_path / "onnx")])
+    assert r.exit_code != 0 and "cannot be exported" in r.output  # a clear refusal
+
+
+def test_train_help_lists_methods_and_adapters():
+    r = runner.invoke(app, ["train", "--help"], terminal_width=200)
+    assert r.exit_code == 0
+    for word in ("finetune", "peft", "lora", "ia3", "prefix", "prompt", "ptuning", "--merge",
+                 "--class-weight", "--grad-accum", "--verbalizers", "smollm2"):
+        assert word in r.output, word

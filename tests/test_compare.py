@@ -29,8 +29,9 @@ def test_grid_specs_parse_and_reject_clearly():
     assert parse_seeds("3") == [0, 1, 2] and parse_seeds("4,1") == [4, 1]
     with pytest.raises(ValueError, match="integers >= 0 or 'all'"):
         parse_shots("8,many")
-    with pytest.raises(ValueError, match="available: probe, setfit"):
-        check_methods(["probe", "finetune", "lora"])
+    with pytest.raises(ValueError, match="unknown method.*lorra; available: finetune, peft"):
+        check_methods(["probe", "finetune", "lorra"])
+    check_methods(["probe", "setfit", "finetune", "peft", "lora", "ptuning"])
     assert parse_label_names("0=negative, 1=positive") == {"0": "negative", "1": "positive"}
 
 
@@ -46,9 +47,9 @@ def test_zero_shot_examples_come_from_label_names_and_templates():
 
 def test_cli_rejects_unregistered_methods_up_front(tmp_path):
     r = runner.invoke(app, ["compare", "--data", "x.csv", "--eval-data", "y.csv",
-                            "--methods", "probe,finetune,lora", "--output", str(tmp_path)])
+                            "--methods", "probe,finetune,lorra", "--output", str(tmp_path)])
     assert r.exit_code == 2
-    assert "unknown method(s) finetune, lora; available: probe, setfit" in r.output
+    assert "unknown method(s) lorra; available: finetune, peft, probe, setfit, ia3, lora" in r.output
     assert "Traceback" not in r.output
 
 

@@ -68,6 +68,8 @@ class TrainResult:
     best: dict | None = None
     stopped_early: bool = False
     warnings: list[str] = field(default_factory=list)
+    loss_first: float | None = None  # the first and the last optimizer step's loss
+    loss_last: float | None = None
     last_pred: Any = None  # class ids predicted at the last evaluation
     num_processes: int = 1
 
@@ -75,6 +77,7 @@ class TrainResult:
         return {"steps": self.steps, "epochs": round(self.epochs, 3),
                 "engine_seconds": self.seconds,
                 "examples_per_second": self.examples_per_second, "history": self.history,
+                "loss_first": self.loss_first, "loss_last": self.loss_last,
                 "best": self.best, "stopped_early": self.stopped_early,
                 "num_processes": self.num_processes,
                 "health_warnings": self.warnings}
@@ -192,6 +195,8 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
                 continue
             sched.step()
             result.steps += 1
+            if result.steps == 1:
+                result.loss_first = loss.item()
             bar.update(1)
             if result.steps % 10 == 0 or result.steps == total:
                 value = torch.stack(window).sum().item()
@@ -221,6 +226,7 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
             stop = run_eval(epoch)
     bar.close()
     result.seconds = time.perf_counter() - t0
+    result.loss_last = loss.item() if result.steps else None
     result.epochs = result.steps / per_epoch
     result.stopped_early = stop and result.steps < total
     result.examples_per_second = n_examples * acc.num_processes / max(result.seconds, 1e-9)

@@ -164,7 +164,7 @@ class SetFit:
         stats = {"contrastive_steps": result.steps, "batch_size": batch_size,
                  "contrastive_seconds": result.seconds, "distinct_texts": n,
                  "duplicates_removed": n_dup, "body_trainable_parameters": trainable,
-                 "loss_first": result.history[0]["train_loss"] if result.history else None,
+                 "loss_first": result.loss_first, "loss_last": result.loss_last,
                  "health_warnings": result.warnings}
         log.info("contrastive training: %d steps over %d distinct texts in %.1fs",
                  result.steps, n, result.seconds)
