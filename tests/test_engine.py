@@ -111,3 +111,11 @@ def test_length_grouped_batches_cover_every_row_once_and_reshuffle():
     batches = list(length_batches(lengths, batch_size=64, max_tokens=2048))
     assert sorted(i for b in batches for i in b) == list(range(1000))
     assert all(len(b) * lengths[b].max() <= max(2048, lengths[b].max()) for b in batches)
+
+
+def test_evaluation_every_n_steps():
+    task = ScriptedTask([0.1, 0.2, 0.3, 0.4, 0.5])
+    cfg = engine.TrainConfig(epochs=2, eval_every=4, learning_rate=0.05, mixed_precision="no")
+    result = engine.fit(task, cfg)  # 8 batches per epoch -> evaluations at steps 4, 8, 12, 16
+    assert [h["step"] for h in result.history] == [4, 8, 12, 16]
+    assert result.best["step"] == 16

@@ -130,9 +130,12 @@ def train(
         None, "--validation", help="finetune/peft: fraction of rows held out to evaluate each "
         "epoch, stop early and keep the best epoch (default 0.1 with >= 200 rows, else none; "
         "0 turns it off). Example: --validation 0.2"),
-    patience: Optional[int] = typer.Option(None, "--patience", help="Epochs without a better "
-                                           "validation accuracy before stopping (default 2). "
-                                           "Example: --patience 3"),
+    eval_steps: Optional[int] = typer.Option(None, "--eval-steps", help="Evaluate on the "
+                                             "validation split every N optimizer steps instead "
+                                             "of every epoch. Example: --eval-steps 200"),
+    patience: Optional[int] = typer.Option(None, "--patience", help="Evaluations without a "
+                                           "better validation accuracy before stopping "
+                                           "(default 2). Example: --patience 3"),
     class_weight: Optional[str] = typer.Option(None, "--class-weight", help="'balanced': weigh "
                                                "the loss by inverse class frequency "
                                                "(finetune/peft, imbalanced data). Example: "
@@ -170,7 +173,8 @@ def train(
             ex = sample_per_class(ex, shots, seed)
         clf = TextClassifier(method=method, model=model, peft=peft, steps=steps,
                              epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                             grad_accum=grad_accum, validation=validation, patience=patience,
+                             grad_accum=grad_accum, validation=validation, eval_steps=eval_steps,
+                             patience=patience,
                              class_weight=class_weight, merge=merge, lora_r=lora_r,
                              verbalizers=_parse_verbalizers(verbalizers), template=template,
                              max_length=max_length, seed=seed, show_progress=progress)

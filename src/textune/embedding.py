@@ -7,6 +7,7 @@ graph.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -56,7 +57,9 @@ def load_encoder(clf, ex) -> Encoder:
     """The backbone as a sentence encoder, with a warning when it cannot read the texts."""
     from .health import warn_unknown_tokens
 
+    t0 = time.perf_counter()
     encoder = Encoder.load(clf.model, None, clf.max_length)
+    encoder.load_seconds = time.perf_counter() - t0
     warn_unknown_tokens(encoder.tokenizer, ex.texts, clf.model, log)
     return encoder
 
@@ -67,4 +70,5 @@ def fit_head(encoder: Encoder, ex, y: np.ndarray, clf) -> tuple[EmbeddingModel, 
                         desc="encoding train")
     head = LogisticHead(C=clf.head_c).fit(emb, y, seed=clf.seed)
     n_head = int(head.coef.size + head.intercept.size)
-    return EmbeddingModel(encoder, head), {"head_parameters": n_head}
+    return EmbeddingModel(encoder, head), {"head_parameters": n_head,
+                                           "load_seconds": getattr(encoder, "load_seconds", 0.0)}

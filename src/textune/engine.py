@@ -58,6 +58,41 @@ class Task(Protocol):
     # for the same rows, used when there is no validation split) for the collapse check.
 
 
+class ClassifierTask:
+    """What tasks whose model predicts class probabilities share: batches of row indices,
+    scores on the validation split, and predictions on training rows for the collapse check.
+    Subclasses set `model` and `predictor` (anything with `predict_proba(texts, pairs)`) and
+    define `loss`."""
+
+    def __init__(self, texts, pairs, y, batch_sampler, val=None):
+        self.rows = (texts, pairs)
+        self.y = self.train_label_ids = y
+        self.batch_sampler = batch_sampler
+        self.val = val  # (texts, pairs, label ids) or None
+        if val is None:
+            self.evaluate = None
+
+    def collate(self, idx: list[int]):
+        return torch.as_tensor(idx)
+
+    def train_loader(self) -> torch.utils.data.DataLoader:
+        return torch.utils.data.DataLoader(range(len(self.y)), batch_sampler=self.batch_sampler,
+                                           collate_fn=self.collate)
+
+    def predict_train(self, model, limit: int = 256):
+        texts, pairs = self.rows  # a sample is enough to see a collapse
+        pairs = None if pairs is None else pairs[:limit]
+        return self.predictor.predict_proba(texts[:limit], pairs).argmax(axis=1)
+
+    def evaluate(self, model) -> dict:
+        from sklearn.metrics import accuracy_score, f1_score
+
+        texts, pairs, y = self.val
+        pred = self.predictor.predict_proba(texts, pairs).argmax(axis=1)
+        return {"accuracy": float(accuracy_score(y, pred)),
+                "f1_macro": float(f1_score(y, pred, average="macro")), "pred": pred}
+
+
 @dataclass
 class TrainResult:
     steps: int = 0
@@ -133,6 +168,11 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
     opt = adamw(named, cfg.learning_rate, cfg.weight_decay)
     loader = task.train_loader()
     model, opt, loader = acc.prepare(model, opt, loader)
+    if acc.num_processes == 1:
+        # Autocast comes from `acc.autocast()` around each loss; take off the second layer
+        # that prepare() wraps around forward, which also copies every output (token
+        # embeddings included) back to fp32 at each call: ~10% of a few-shot setfit step.
+        acc.unwrap_model(model, keep_fp32_wrapper=False)
     # Schedule in this process's optimizer updates: in DDP every process updates in lockstep.
     per_epoch = max(1, math.ceil(len(loader) / cfg.grad_accum))
     total = cfg.max_steps or max(1, math.ceil(cfg.epochs * per_epoch))
@@ -254,7 +294,6 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
         diverged=diverged)
     for w in result.warnings:
         log.warning(w)
-    acc.free_memory()
     return result
 
 

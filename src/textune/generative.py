@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -21,6 +22,7 @@ import torch
 from .backbones import resolve_backbone
 from .batching import LengthGroupedBatchSampler, length_batches
 from .encoder import default_device
+from .engine import ClassifierTask
 
 log = logging.getLogger(__name__)
 
@@ -159,46 +161,24 @@ class LabelWordModel:
                    config["backbone"], config.get("peft"), config.get("max_length", MAX_LENGTH))
 
 
-class LabelWordTask:
+class LabelWordTask(ClassifierTask):
     """The engine's view: batches of example indices, loss = -log p(right verbaliser)."""
 
     def __init__(self, lw: LabelWordModel, texts, pairs, y: np.ndarray, *, batch_size: int,
                  seed: int, val=None):
-        self.lw = lw
+        self.predictor = lw
         self.model = lw.model
         self.prompts = lw.prompt_ids(texts, pairs)
-        self.rows = (texts, pairs)
-        self.y = y
-        self.train_label_ids = y
-        self.batch_sampler = LengthGroupedBatchSampler([len(p) for p in self.prompts],
-                                                       batch_size, seed)
-        self.val = val
-        if val is None:
-            self.evaluate = None
-
-    def train_loader(self):
-        return torch.utils.data.DataLoader(range(len(self.y)), batch_sampler=self.batch_sampler,
-                                           collate_fn=torch.as_tensor)
+        sampler = LengthGroupedBatchSampler([len(p) for p in self.prompts], batch_size, seed)
+        super().__init__(texts, pairs, y, sampler, val)
 
     def loss(self, model, idx: torch.Tensor) -> torch.Tensor:
         idx = idx.cpu().numpy()
         classes = self.y[idx].tolist()
-        lp = self.lw.score(model, [self.prompts[i] for i in idx], classes)
-        n_tok = torch.tensor([len(self.lw.verb_ids[c]) for c in classes], device=lp.device)
+        lw = self.predictor
+        lp = lw.score(model, [self.prompts[i] for i in idx], classes)
+        n_tok = torch.tensor([len(lw.verb_ids[c]) for c in classes], device=lp.device)
         return -(lp / n_tok).mean()
-
-    def predict_train(self, model) -> np.ndarray:
-        texts, pairs = self.rows  # a sample is enough to see a collapse
-        texts, pairs = texts[:512], None if pairs is None else pairs[:512]
-        return self.lw.predict_proba(texts, pairs).argmax(axis=1)
-
-    def evaluate(self, model) -> dict:
-        from sklearn.metrics import accuracy_score, f1_score
-
-        texts, pairs, y = self.val
-        pred = self.lw.predict_proba(texts, pairs).argmax(axis=1)
-        return {"accuracy": float(accuracy_score(y, pred)),
-                "f1_macro": float(f1_score(y, pred, average="macro")), "pred": pred}
 
 
 def train_label_words(clf, ex, y: np.ndarray, method: str):
@@ -214,7 +194,9 @@ def train_label_words(clf, ex, y: np.ndarray, method: str):
         raise ValueError("generative classification takes --peft prompt, ptuning, lora or "
                          "ia3; prefix tuning is for encoders (--model minilm).")
     engine.seed_everything(clf.seed)
+    t0 = time.perf_counter()
     base, tokenizer = load_causal_lm(clf.model)
+    load_seconds = time.perf_counter() - t0
     warn_unknown_tokens(tokenizer, ex.texts, clf.model, log)
     names = {str(k): str(v) for k, v in (clf.verbalizers or {}).items()}
     verbalizers = [names.get(str(c), str(c)) for c in ex.classes]
@@ -235,11 +217,12 @@ def train_label_words(clf, ex, y: np.ndarray, method: str):
                          batch_size=batch_size, seed=clf.seed, val=val)
     cfg = engine.TrainConfig(
         epochs=epochs, learning_rate=lr, warmup_ratio=clf.warmup_ratio,
-        grad_accum=clf.grad_accum, mixed_precision=clf.bf16,
+        grad_accum=clf.grad_accum, mixed_precision=clf.bf16, eval_every=clf.eval_steps,
         patience=clf.patience if clf.patience is not None else (2 if val else None),
         seed=clf.seed, progress=clf.show_progress, desc=f"{method} (label words)")
     result = engine.fit(task, cfg, examples_per_batch=len)
     stats = {"epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
              "verbalizers": verbalizers, "trainable_parameters": trainable,
+             "load_seconds": load_seconds,
              "total_parameters": total, **result.as_dict()}
     return lw, stats

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -19,6 +20,7 @@ from .adapters import PROMPT_METHODS, new_modules, peft_config, trainable_counts
 from .backbones import resolve_backbone
 from .batching import LengthGroupedBatchSampler, length_batches
 from .encoder import default_device
+from .engine import ClassifierTask
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class SequenceModel:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         path = resolve_backbone(backbone)
+        t0 = time.perf_counter()
         try:
             with quiet_transformers():  # a "MISSING classifier" report: expected, a new head
                 model, info = AutoModelForSequenceClassification.from_pretrained(
@@ -69,7 +72,9 @@ class SequenceModel:
         trainable, total = trainable_counts(model)
         log.info("%s: %s trainable parameters of %s (%.2f%%)", peft or "finetune",
                  f"{trainable:,}", f"{total:,}", 100 * trainable / total)
-        return cls(model, tokenizer, max_length or _max_length(tokenizer), backbone, peft)
+        sm = cls(model, tokenizer, max_length or _max_length(tokenizer), backbone, peft)
+        sm.load_seconds = time.perf_counter() - t0
+        return sm
 
     # ------------------------------------------------------------------ data
 
@@ -180,52 +185,30 @@ def _max_length(tokenizer) -> int:
     return int(min(limit, DEFAULT_MAX_LENGTH))
 
 
-class SequenceTask:
-    """The engine's view of sequence-classification training: batches and a loss."""
+class SequenceTask(ClassifierTask):
+    """The engine's view of sequence-classification training: padded batches, cross-entropy."""
 
     def __init__(self, sm: SequenceModel, texts, pairs, y: np.ndarray, *, batch_size: int,
                  seed: int, class_weights: np.ndarray | None = None, val=None):
-        self.sm = sm
+        self.predictor = sm
         self.model = sm.model
         self.enc = sm.token_ids(texts, pairs)
-        self.rows = (texts, pairs)
-        self.y = y
-        self.train_label_ids = y
         lengths = [len(x) for x in self.enc["input_ids"]]
-        self.batch_sampler = LengthGroupedBatchSampler(lengths, batch_size, seed)
+        super().__init__(texts, pairs, y, LengthGroupedBatchSampler(lengths, batch_size, seed),
+                         val)
         self.weights = None if class_weights is None else torch.tensor(class_weights,
                                                                         dtype=torch.float32)
-        self.val = val  # (texts, pairs, y) or None
-        if val is None:
-            self.evaluate = None
 
-    def train_loader(self):
-        def collate(idx):
-            batch = self.sm.collate(self.enc, idx)
-            batch["labels"] = torch.as_tensor(self.y[idx])
-            return batch
-
-        return torch.utils.data.DataLoader(range(len(self.y)), batch_sampler=self.batch_sampler,
-                                           collate_fn=collate)
+    def collate(self, idx: list[int]) -> dict:
+        batch = self.predictor.collate(self.enc, idx)
+        batch["labels"] = torch.as_tensor(self.y[idx])
+        return batch
 
     def loss(self, model, batch):
         labels = batch.pop("labels")
         logits = model(**batch).logits.float()
         weight = None if self.weights is None else self.weights.to(logits.device)
         return torch.nn.functional.cross_entropy(logits, labels, weight=weight)
-
-    def predict_train(self, model) -> np.ndarray:
-        texts, pairs = self.rows  # a sample is enough to see a collapse
-        texts, pairs = texts[:512], None if pairs is None else pairs[:512]
-        return self.sm.predict_proba(texts, pairs).argmax(axis=1)
-
-    def evaluate(self, model) -> dict:
-        from sklearn.metrics import accuracy_score, f1_score
-
-        texts, pairs, y = self.val
-        pred = self.sm.predict_proba(texts, pairs).argmax(axis=1)
-        return {"accuracy": float(accuracy_score(y, pred)),
-                "f1_macro": float(f1_score(y, pred, average="macro")), "pred": pred}
 
 
 def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
