@@ -77,6 +77,38 @@ def scores(y_true, y_pred) -> dict:
             "predicted_positive": sum(p == POSITIVE for p in y_pred), "n_test": len(y_true)}
 
 
+class PeakRSS:
+    """Peak resident memory of this process while the block runs (sampled every 20 ms), and
+    its growth over the start: both systems share one process, so the growth is the fairer
+    figure."""
+
+    def __enter__(self):
+        import threading
+
+        import psutil
+
+        self._proc = psutil.Process()
+        self.start = self.peak = self._proc.memory_info().rss
+        self._stop = threading.Event()
+
+        def sample():
+            while not self._stop.wait(0.02):
+                self.peak = max(self.peak, self._proc.memory_info().rss)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    def as_dict(self) -> dict:
+        return {"peak_rss_mib": self.peak / 2**20,
+                "peak_rss_growth_mib": (self.peak - self.start) / 2**20}
+
+
 def run_textune(method: str, train, test, *, epochs: int, batch_size: int, lr: float,
                 seed: int, bf16: bool) -> dict:
     from transformers import set_seed
@@ -89,7 +121,8 @@ def run_textune(method: str, train, test, *, epochs: int, batch_size: int, lr: f
                          validation=0.0, seed=seed, bf16=bf16, **kind)
     threads = set_threads()
     set_seed(seed)  # textune builds the head inside fit(): seed it as the peer's is seeded
-    clf.fit(train)
+    with PeakRSS() as mem:
+        clf.fit(train)
     s = clf.fit_stats_
     pred = clf.predict(test)
     report = classification_metrics(test.labels, pred.tolist(), list(clf.classes_))
@@ -100,7 +133,7 @@ def run_textune(method: str, train, test, *, epochs: int, batch_size: int, lr: f
             "total_parameters": s.get("total_parameters"), "steps": s["steps"],
             "threads": threads, "threads_after": _threads(),
             **scores(test.labels, pred), "per_class": report["per_class"],
-            "health_warnings": s.get("health_warnings", [])}
+            "health_warnings": s.get("health_warnings", []), **mem.as_dict()}
 
 
 def _encode(tokenizer, ex, with_labels: bool) -> list[dict]:
@@ -166,7 +199,8 @@ def run_trainer(method: str, train, test, *, epochs: int, batch_size: int, lr: f
         trainer.remove_callback(PrinterCallback)  # it prints the final metrics dict to stdout
         setup = time.perf_counter() - t0
         t1 = time.perf_counter()
-        result = trainer.train()
+        with PeakRSS() as mem:
+            result = trainer.train()
         seconds = time.perf_counter() - t1
         threads_after = _threads()
         # Not trainer.predict: in transformers 5, train_sampling_strategy="group_by_length"
@@ -182,7 +216,7 @@ def run_trainer(method: str, train, test, *, epochs: int, batch_size: int, lr: f
             "trainer_train_runtime": result.metrics.get("train_runtime"),
             "train_loss": result.training_loss, "threads": threads,
             "threads_after": threads_after, "output_dir_files": leftovers,
-            **scores(test.labels, pred)}
+            **scores(test.labels, pred), **mem.as_dict()}
 
 
 def _threads() -> int:
@@ -317,7 +351,7 @@ def summary(rows: list[dict], meta: dict, config: dict) -> str:
            f"seeds {len(config['seeds'])} (accuracy and F1: mean over seeds; time and "
            "throughput: median)", "",
            "| system | method | accuracy | F1 (positive class) | train seconds | examples/s |"
-           " trainable params |", "|---|---|---|---|---|---|---|"]
+           " peak RSS growth MiB | trainable params |", "|---|---|---|---|---|---|---|---|"]
     methods = list(dict.fromkeys(r["method"] for r in rows))
     for method in methods:
         for system in dict.fromkeys(r["system"] for r in rows):
@@ -328,6 +362,7 @@ def summary(rows: list[dict], meta: dict, config: dict) -> str:
                        f"| {statistics.mean(r['f1'] for r in rs):.3f} "
                        f"| {statistics.median(r['train_seconds'] for r in rs):.1f} "
                        f"| {statistics.median(r['examples_per_second'] for r in rs):.1f} "
+                       f"| {max(r['peak_rss_growth_mib'] for r in rs):.0f} "
                        f"| {rs[0]['trainable_parameters']:,} |")
     out.append("")
     for method in methods:

@@ -27,6 +27,7 @@ def test_finetune_learns_and_is_reproducible(tiny, tmp_path):
     b = TextClassifier(**kw).fit(texts, labels)
     np.testing.assert_array_equal(a.predict_proba(texts), b.predict_proba(texts))
     stats = a.fit_stats_
+    assert stats["health_warnings"] == []  # the collapse detector stays silent on a healthy run
     assert stats["trainable_parameters"] == stats["total_parameters"] > 20_000_000
     assert stats["steps"] > 0 and stats["examples_per_second"] > 0
 

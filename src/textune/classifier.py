@@ -318,6 +318,19 @@ clf = TextClassifier.load("path/to/this/folder")
 clf.predict(["some text"])
 ```
 
-Files: `textune.json` (config, labels, versions), `head.safetensors` (classification head),
-`body/` (the sentence-transformer encoder: safetensors weights and tokenizer). No pickle.
+Files: `textune.json` (config, labels, versions){_files(cfg)}. No pickle.
 """
+
+
+def _files(cfg: dict) -> str:
+    head = cfg["head"]
+    if head["type"] == "logistic_regression":
+        return (", `head.safetensors` (classification head), `body/` (the sentence-transformer "
+                "encoder: safetensors weights and tokenizer)")
+    if head["type"] == "label_words":
+        return (f", `adapter/` ({cfg.get('peft')} adapter for the causal LM "
+                f"`{cfg['backbone']}`, which is loaded from its own files)")
+    if "adapter" in head:
+        return (f", `adapter/` ({cfg.get('peft')} adapter and classification head for the base "
+                f"`{cfg['backbone']}`), `tokenizer/`")
+    return ", `model/` (encoder with its classification head, safetensors, and tokenizer)"

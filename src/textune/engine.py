@@ -248,7 +248,7 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
                     stop = diverged = True
                     break
             if evaluate and cfg.eval_every and result.steps % cfg.eval_every == 0:
-                if run_eval(epoch + result.steps / total):
+                if run_eval(result.steps / per_epoch):
                     stop = True
                     break
             if result.steps >= total:

@@ -32,7 +32,10 @@ def check(*, losses: Sequence[float], pred: np.ndarray | None,
     if diverged:
         warnings.append(NAN_ADVICE.format(lr=lr) + " The best weights seen before it are kept.")
     finite = [x for x in losses if math.isfinite(x)]
-    if len(finite) >= 3 and all(b > a for a, b in zip(finite[-3:], finite[-2:])):
+    rising = (len(finite) >= 3 and all(b > a for a, b in zip(finite[-3:], finite[-2:]))
+              # a converged loss wobbling near zero is not a problem
+              and finite[-1] > max(0.05, 1.1 * min(finite)))
+    if rising:
         warnings.append(
             f"the training loss rose for the last epochs ({' -> '.join(f'{x:.4f}' for x in finite[-3:])}): "
             f"the learning rate ({lr:g}) is probably too high. Try a tenth of it, or more "
