@@ -55,7 +55,8 @@ def load_causal_lm(name: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve_backbone(name)
-    kw = {"gguf_file": gguf_file(name)} if gguf_file(name) else {}
+    gguf = gguf_file(path)  # resolve once: a package alias is looked up on every call
+    kw = {"gguf_file": gguf} if gguf else {}
     tokenizer = AutoTokenizer.from_pretrained(path, **kw)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kw)
     if tokenizer.pad_token_id is None:

@@ -143,7 +143,7 @@ class SequenceModel:
             self.model.save_pretrained(str(folder / MODEL_DIR), safe_serialization=True)
             self.tokenizer.save_pretrained(str(folder / MODEL_DIR))
             files = {"model": MODEL_DIR}
-        trainable, total = trainable_counts(self.model)
+        _, total = trainable_counts(self.model)
         return {"head": {"type": "sequence_classification", **files}, "peft": self.peft,
                 "max_length": self.max_length, "parameters": {"total": total}}
 
