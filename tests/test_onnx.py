@@ -106,3 +106,33 @@ def test_cli_export_and_predict_backend_onnx(probe_model, tmp_path, tiny_texts):
     r = runner.invoke(app, ["export", str(path), "--quantize", "int4", "--output",
                             str(tmp_path / "bad")])
     assert r.exit_code == 2 and "int8" in r.output and not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("method,peft", [("finetune", None), ("peft", "lora")])
+def test_sequence_models_export_with_torch_parity(method, peft, tiny_texts, tmp_path):
+    """finetune and LoRA models (adapter folded in) export as one graph that matches torch,
+    pairs included."""
+    from textune import TextClassifier
+
+    texts, labels = tiny_texts
+    pairs = list(zip(texts, reversed(texts)))
+    clf = TextClassifier(method=method, peft=peft, epochs=2, seed=0).fit(pairs, labels)
+    clf.save(tmp_path / "m")
+    onnx = OnnxClassifier.load(export_onnx(tmp_path / "m", tmp_path / "x"))
+    assert onnx.outputs == ["probabilities", "logits"] and "token_type_ids" in onnx.input_names
+    a, b = [p[0] for p in pairs], [p[1] for p in pairs]
+    diff = np.abs(onnx.predict_proba(a, b) - clf.predict_proba(pairs)).max()
+    assert diff <= 1e-4, diff
+    with pytest.raises(ValueError, match="no sentence embeddings"):
+        onnx.embed(a, b)
+
+
+def test_prompt_adapter_export_is_refused_with_advice(tiny_texts, tmp_path):
+    from textune import TextClassifier
+    from textune.onnx_export import ExportError
+
+    texts, labels = tiny_texts
+    TextClassifier(method="prompt", epochs=1).fit(texts, labels).save(tmp_path / "m")
+    with pytest.raises(ExportError, match="--peft lora"):
+        export_onnx(tmp_path / "m", tmp_path / "x")
+    assert not (tmp_path / "x").exists()

@@ -307,6 +307,9 @@ def export(
 ):
     """Export a model to ONNX (tokenizer + body + pooling + head) for onnxruntime.
 
+    setfit, probe, finetune and peft models with LoRA or IA3 (folded into the weights) export;
+    prompt-type adapters and causal-LM classifiers do not.
+
     Example: textune export my-model --format onnx --quantize int8 --output my-model-int8
     """
     _setup(quiet)

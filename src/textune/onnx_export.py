@@ -5,7 +5,8 @@ transformers:
 
 - `model.onnx`: body + pooling + head in one graph. Inputs `input_ids`, `attention_mask`
   (and `token_type_ids` when the tokenizer makes them), int64 `[batch, tokens]`; outputs
-  `probabilities` `[batch, classes]` (columns in `labels` order) and `embeddings`.
+  `probabilities` `[batch, classes]` (columns in `labels` order) and `embeddings` (setfit,
+  probe) or `logits` (finetune, and peft with LoRA/IA3 folded into the weights).
 - `tokenizer.json`: the fast tokenizer, applied with truncation to `max_length`, no padding.
 - `textune.json`: the model's config plus an `onnx` section (inputs, pad id, quantization).
 
@@ -54,6 +55,7 @@ def export_onnx(model_dir: str | os.PathLike, output: str | os.PathLike, *,
     """
     import torch
 
+    from .adapters import PROMPT_METHODS
     from .classifier import TextClassifier
 
     if quantize not in (None, "int8"):
@@ -64,39 +66,52 @@ def export_onnx(model_dir: str | os.PathLike, output: str | os.PathLike, *,
                           f"{model_dir}-onnx")
     clf = TextClassifier.load(model_dir)
     config = json.loads((model_dir / CONFIG_FILE).read_text())
-    head_type = config.get("head", {}).get("type", "logistic_regression")
-    if head_type != "logistic_regression":
-        raise ExportError(f"{model_dir}: head type '{head_type}' cannot be exported to ONNX "
-                          "yet (only logistic_regression heads).")
-    encoder = clf.encoder_
-    encoder.model.to("cpu").eval()
-    tokenizer = encoder.tokenizer
-    input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids")
-                   if n in tokenizer.model_input_names]
-    graph = _graph_module()(encoder.model, clf.head_.coef, clf.head_.intercept, input_names)
+    if clf.kind == "embedding":
+        head_type = config.get("head", {}).get("type", "logistic_regression")
+        if head_type != "logistic_regression":
+            raise ExportError(f"{model_dir}: head type '{head_type}' cannot be exported to "
+                              "ONNX yet (only logistic_regression heads).")
+        encoder = clf.encoder_
+        tokenizer, max_length = encoder.tokenizer, encoder.max_length
+        hf_config = getattr(getattr(encoder.model[0], "auto_model", None), "config", None)
+        input_names, outputs = _input_names(tokenizer), ["probabilities", "embeddings"]
+        graph = _embedding_graph()(encoder.model.to("cpu").eval(), clf.head_.coef,
+                                   clf.head_.intercept, input_names)
+    elif clf.kind == "sequence":
+        sm = clf.model_
+        if sm.peft in PROMPT_METHODS:
+            raise ExportError(f"{model_dir}: a {sm.peft} adapter adds virtual tokens inside the "
+                              "model and cannot be exported to ONNX; train with --peft lora "
+                              "(or ia3), or --method finetune, to export.")
+        sm.merge()  # LoRA/IA3 folded into the weights: a plain encoder graph, no peft
+        tokenizer, max_length, hf_config = sm.tokenizer, sm.max_length, sm.model.config
+        input_names, outputs = _input_names(tokenizer), ["probabilities", "logits"]
+        graph = _sequence_graph()(sm.model.to("cpu").eval(), input_names)
+    else:
+        raise ExportError(f"{model_dir}: a {clf.method} model on a causal LM ({clf.kind}) "
+                          "cannot be exported to ONNX; serve it with `textune serve`.")
     graph.eval()  # see MODELS.md: export restores the wrapper's mode, dropout must be off
 
     sample = tokenizer(["an example sentence for tracing", "short"], padding=True,
                        return_tensors="pt")
     args = tuple(sample[n] for n in input_names)
     dynamic = {n: {0: "batch", 1: "tokens"} for n in input_names}
-    dynamic.update({"probabilities": {0: "batch"}, "embeddings": {0: "batch"}})
+    dynamic.update({name: {0: "batch"} for name in outputs})
 
     with atomic_dir(output) as tmp:
         fp32 = tmp / MODEL_FILE
         with torch.inference_mode(False), torch.no_grad():
             torch.onnx.export(graph, args, str(fp32), input_names=input_names,
-                              output_names=["probabilities", "embeddings"],
+                              output_names=outputs,
                               dynamic_axes=dynamic, opset_version=OPSET, dynamo=False,
                               do_constant_folding=True)
-        optimized = optimize and _optimize(fp32, encoder)
+        optimized = optimize and _optimize(fp32, hf_config)
         if quantize == "int8":
             _quantize_int8(fp32, tmp)
         tokenizer.backend_tokenizer.save(str(tmp / TOKENIZER_FILE))
         config["onnx"] = {
             "file": MODEL_FILE, "tokenizer": TOKENIZER_FILE, "inputs": input_names,
-            "outputs": ["probabilities", "embeddings"], "opset": OPSET,
-            "max_length": encoder.max_length,
+            "outputs": outputs, "opset": OPSET, "max_length": max_length,
             "pad_token_id": int(tokenizer.pad_token_id or 0),
             "quantize": quantize, "optimized": bool(optimized),
             "exported_from": str(model_dir.resolve()),
@@ -109,7 +124,12 @@ def export_onnx(model_dir: str | os.PathLike, output: str | os.PathLike, *,
     return output
 
 
-def _graph_module():
+def _input_names(tokenizer) -> list[str]:
+    return [n for n in ("input_ids", "attention_mask", "token_type_ids")
+            if n in tokenizer.model_input_names]
+
+
+def _embedding_graph():
     import torch
 
     class Graph(torch.nn.Module):
@@ -135,13 +155,29 @@ def _graph_module():
     return Graph
 
 
-def _optimize(path: Path, encoder) -> bool:
+def _sequence_graph():
+    import torch
+
+    class Graph(torch.nn.Module):
+        """Tokens in, probabilities out: a fine-tuned encoder with its classification head."""
+
+        def __init__(self, model, input_names):
+            super().__init__()
+            self.model = model
+            self.input_names = list(input_names)
+
+        def forward(self, *inputs):
+            logits = self.model(**dict(zip(self.input_names, inputs))).logits
+            return torch.softmax(logits, dim=-1), logits
+
+    return Graph
+
+
+def _optimize(path: Path, cfg) -> bool:
     """Fuse transformer blocks in place (BERT-family graphs); keep the plain graph on failure."""
     try:
         from onnxruntime.transformers.optimizer import optimize_model
 
-        cfg = getattr(encoder.model[0], "auto_model", None)
-        cfg = getattr(cfg, "config", None)
         model_type = {"bert": "bert", "mpnet": "bert", "roberta": "bert",
                       "xlm-roberta": "bert"}.get(getattr(cfg, "model_type", ""), None)
         if model_type is None:
@@ -191,7 +227,7 @@ def _card(cfg: dict) -> str:
 
 `{MODEL_FILE}`: inputs {o['inputs']} (int64, [batch, tokens], right-padded with id
 {o['pad_token_id']}); outputs `probabilities` [batch, {len(cfg['labels'])}] in label order and
-`embeddings`. Tokenise with `{TOKENIZER_FILE}` (truncate to {o['max_length']} tokens).
+`{o['outputs'][1]}`. Tokenise with `{TOKENIZER_FILE}` (truncate to {o['max_length']} tokens).
 
 ```python
 from textune.onnx_export import OnnxClassifier   # needs onnxruntime + tokenizers only
@@ -226,6 +262,7 @@ class OnnxClassifier:
         self.config = config
         onnx_cfg = config["onnx"]
         self.input_names = list(onnx_cfg["inputs"])
+        self.outputs = list(onnx_cfg.get("outputs", ["probabilities", "embeddings"]))
         self.pad_id = int(onnx_cfg.get("pad_token_id", 0))
         self.labels = list(config["labels"])
         self.classes_ = np.array(self.labels)
@@ -269,6 +306,9 @@ class OnnxClassifier:
 
     def embed(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
               batch_size: int = 64, max_tokens: int = 8192) -> np.ndarray:
+        if self.outputs[1] != "embeddings":
+            raise ValueError(f"{self.path}: a {self.config.get('method')} export has no "
+                             "sentence embeddings (only setfit and probe models do).")
         return self._run(texts, pairs, batch_size, max_tokens)[1]
 
     def predict(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.ndarray:
@@ -291,7 +331,7 @@ class OnnxClassifier:
             size = max(1, min(batch_size, max_tokens // max(width, 1)))
             idx = order[start:start + size]
             feeds = self._pad([encs[i] for i in idx], width)
-            p, e = self.session.run(["probabilities", "embeddings"], feeds)
+            p, e = self.session.run(self.outputs, feeds)
             if emb is None:
                 emb = np.empty((n, e.shape[1]), np.float32)
             proba[idx], emb[idx] = p, e
