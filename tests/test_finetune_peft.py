@@ -122,6 +122,8 @@ def test_collapse_is_reported_with_advice(tiny, caplog):
     warnings = clf.fit_stats_["health_warnings"]
     assert any("collapsed" in w and "learning rate" in w for w in warnings), warnings
     assert len(set(clf.predict(texts))) == 1
+    only = clf.predict(texts)[0]
+    assert any(f"predicts the label '{only}'" in w for w in warnings), warnings
 
 
 NON_LATIN = {

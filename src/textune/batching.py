@@ -5,6 +5,21 @@ from __future__ import annotations
 from typing import Iterator, Sequence
 
 import numpy as np
+import torch
+
+
+def tokenize_unpadded(tokenizer, texts: Sequence[str], pairs: Sequence[str] | None,
+                      max_length: int) -> dict:
+    """Token ids per text (pairs as pairs), truncated, not padded: to sort and batch by
+    length, then pad each batch only to its own longest row (`pad_rows`)."""
+    args = (list(texts),) if pairs is None else (list(texts), list(pairs))
+    return tokenizer(*args, truncation=True, max_length=max_length, padding=False)
+
+
+def pad_rows(tokenizer, encoded: dict, idx: Sequence[int]) -> dict[str, torch.Tensor]:
+    """The rows `idx` of `tokenize_unpadded`'s output as one padded batch of tensors."""
+    rows = [{k: v[i] for k, v in encoded.items()} for i in idx]
+    return dict(tokenizer.pad(rows, return_tensors="pt"))
 
 
 def length_batches(lengths: Sequence[int], batch_size: int = 64,

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .backbones import resolve_backbone
-from .batching import length_batches
+from .batching import length_batches, pad_rows, tokenize_unpadded
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +92,10 @@ class Encoder:
     # ---------------------------------------------------------------- tokenisation
 
     def token_ids(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> dict:
-        """Tokenise without padding: lists of ids per text, to sort and batch by length."""
-        args = (list(texts),) if pairs is None else (list(texts), list(pairs))
-        return self.tokenizer(*args, truncation=True, max_length=self.max_length,
-                              padding=False)
+        return tokenize_unpadded(self.tokenizer, texts, pairs, self.max_length)
 
     def pad(self, encoded: dict, idx: Sequence[int]) -> dict[str, torch.Tensor]:
-        rows = [{k: v[i] for k, v in encoded.items()} for i in idx]
-        batch = self.tokenizer.pad(rows, return_tensors="pt")
-        return {k: v.to(self.device) for k, v in batch.items()}
+        return {k: v.to(self.device) for k, v in pad_rows(self.tokenizer, encoded, idx).items()}
 
     # ---------------------------------------------------------------- training forward
 

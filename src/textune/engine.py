@@ -42,6 +42,7 @@ class TrainConfig:
     seed: int = 0
     progress: bool = False
     desc: str = "training"
+    class_names: list[str] | None = None  # label names for warnings, in class-id order
 
 
 class Task(Protocol):
@@ -290,8 +291,7 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
     result.warnings = health.check(
         losses=epoch_losses, pred=result.last_pred,
         train_labels=getattr(task, "train_label_ids", None), lr=cfg.learning_rate,
-        checked_on=checked_on,
-        diverged=diverged)
+        checked_on=checked_on, class_names=cfg.class_names, diverged=diverged)
     for w in result.warnings:
         log.warning(w)
     return result

@@ -220,7 +220,8 @@ def train_label_words(clf, ex, y: np.ndarray, method: str):
         epochs=epochs, learning_rate=lr, warmup_ratio=clf.warmup_ratio,
         grad_accum=clf.grad_accum, mixed_precision=clf.bf16, eval_every=clf.eval_steps,
         patience=clf.patience if clf.patience is not None else (2 if val else None),
-        seed=clf.seed, progress=clf.show_progress, desc=f"{method} (label words)")
+        seed=clf.seed, progress=clf.show_progress, desc=f"{method} (label words)",
+        class_names=[str(c) for c in ex.classes])
     result = engine.fit(task, cfg, examples_per_batch=len)
     stats = {"epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
              "verbalizers": verbalizers, "trainable_parameters": trainable,

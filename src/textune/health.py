@@ -25,7 +25,8 @@ class TrainingDiverged(RuntimeError):
 
 def check(*, losses: Sequence[float], pred: np.ndarray | None,
           train_labels: np.ndarray | None, lr: float, diverged: bool = False,
-          checked_on: str = "validation") -> list[str]:
+          checked_on: str = "validation", class_names: Sequence[str] | None = None
+          ) -> list[str]:
     """Warnings (empty when healthy) from per-epoch mean losses and the predictions on the
     validation split (or, without one, on training rows: `checked_on`)."""
     warnings = []
@@ -51,12 +52,19 @@ def check(*, losses: Sequence[float], pred: np.ndarray | None,
             top, n_top = Counter(np.asarray(pred).tolist()).most_common(1)[0]
             if n_top == len(pred) and balance >= 0.2:
                 warnings.append(
-                    f"training collapsed: the model predicts class #{top} for every {checked_on} "
+                    f"training collapsed: the model predicts "
+                    f"{_class_name(top, class_names)} for every {checked_on} "
                     f"input although the training data has {len(counts)} classes in balance "
                     f"{balance:.2f}. Lower the learning rate (now {lr:g}; try a tenth), train "
                     "more epochs, or check that the backbone's tokenizer covers your language "
                     "(see the [UNK] warning, if any).")
     return warnings
+
+
+def _class_name(class_id, class_names) -> str:
+    if class_names is not None and 0 <= int(class_id) < len(class_names):
+        return f"the label '{class_names[int(class_id)]}'"
+    return f"class #{class_id}"
 
 
 def unknown_token_share(tokenizer, texts: Sequence[str], sample: int = 256) -> float:

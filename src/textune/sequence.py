@@ -18,7 +18,7 @@ import torch
 
 from .adapters import PROMPT_METHODS, new_modules, peft_config, trainable_counts
 from .backbones import resolve_backbone
-from .batching import LengthGroupedBatchSampler, length_batches
+from .batching import LengthGroupedBatchSampler, length_batches, pad_rows, tokenize_unpadded
 from .encoder import default_device
 from .engine import ClassifierTask
 
@@ -79,13 +79,10 @@ class SequenceModel:
     # ------------------------------------------------------------------ data
 
     def token_ids(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> dict:
-        args = (list(texts),) if pairs is None else (list(texts), list(pairs))
-        return self.tokenizer(*args, truncation=True, max_length=self.max_length,
-                              padding=False)
+        return tokenize_unpadded(self.tokenizer, texts, pairs, self.max_length)
 
     def collate(self, enc: dict, idx: Sequence[int]) -> dict[str, torch.Tensor]:
-        rows = [{k: v[i] for k, v in enc.items()} for i in idx]
-        return dict(self.tokenizer.pad(rows, return_tensors="pt"))
+        return pad_rows(self.tokenizer, enc, idx)
 
     # ------------------------------------------------------------------ inference
 

@@ -51,7 +51,8 @@ def train_sequence(clf, ex: Examples, y: np.ndarray, peft: str | None = None):
         epochs=epochs, learning_rate=lr, weight_decay=0.01, warmup_ratio=clf.warmup_ratio,
         grad_accum=clf.grad_accum, mixed_precision=clf.bf16, eval_every=clf.eval_steps,
         patience=clf.patience if clf.patience is not None else (2 if val else None),
-        seed=clf.seed, progress=clf.show_progress, desc=peft or "finetune")
+        seed=clf.seed, progress=clf.show_progress, desc=peft or "finetune",
+        class_names=[str(c) for c in ex.classes])
     result = engine.fit(task, cfg, examples_per_batch=lambda b: len(b["input_ids"]))
     trainable, total = trainable_counts(sm.model)
     stats = {"epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
