@@ -13,8 +13,6 @@ from textune.cli import app
 from textune.compare import (check_methods, parse_label_names, parse_seeds, parse_shots,
                              read_results, run_grid, templated_examples, write_report)
 
-from .conftest import shared_file
-
 runner = CliRunner()
 
 
@@ -205,3 +203,21 @@ def test_html_report_renders_with_plots_in_headless_chromium(tmp_path):
     img = imread(str(shot))[..., :3]
     blue = (np.abs(img - np.array([31, 119, 180]) / 255).max(axis=-1) < 0.05).sum()
     assert blue > 200  # matplotlib's first line colour: the plots are on the page
+
+
+def test_recommendation_says_when_more_labels_would_still_help():
+    from textune.compare.report import recommend
+
+    def row(method, shots, acc, std=0.01, secs=1.0):
+        return {"method": method, "shots": shots, "accuracy": acc, "accuracy_std": std,
+                "train_seconds": secs, "seeds": 5}
+
+    rising = [row("probe", 8, 0.77), row("setfit", 8, 0.85, secs=13),
+              row("probe", 64, 0.86), row("setfit", 64, 0.90, secs=99)]
+    lines = recommend(rising)
+    assert lines[0].startswith("With 8 labelled examples per class: use setfit (0.850")
+    assert "still rising" in lines[-1] and "setfit with 64" in lines[-1]
+    plateau = rising[:2] + [row("probe", 64, 0.86), row("setfit", 64, 0.86, std=0.03, secs=99)]
+    lines = recommend(plateau)
+    assert "within noise" in lines[1] and "use probe" in lines[1]
+    assert lines[-1].startswith("How many labels: setfit with 8 per class gets within 0.02")

@@ -96,10 +96,16 @@ def recommend(summary: Sequence[dict]) -> list[str]:
         top = max(done, key=lambda r: r["accuracy"])
         enough = min((r for r in done if r["accuracy"] >= top["accuracy"] - 0.02),
                      key=lambda r: (shots_sort_key(r["shots"]), -r["accuracy"]))
-        lines.append(f"How many labels: {enough['method']} with {_shots_label(enough['shots'])}"
-                     f" per class gets within 0.02 of the best accuracy measured "
-                     f"({top['accuracy']:.3f}, {top['method']} with "
-                     f"{_shots_label(top['shots'])}).")
+        largest = max((r["shots"] for r in done), key=shots_sort_key)
+        if enough is top and top["shots"] == largest:
+            lines.append(f"How many labels: accuracy was still rising at the largest budget "
+                         f"measured ({top['method']} with {_shots_label(top['shots'])} per "
+                         f"class, {top['accuracy']:.3f}); more labels are likely to help.")
+        else:
+            lines.append(f"How many labels: {enough['method']} with "
+                         f"{_shots_label(enough['shots'])} per class gets within 0.02 of the "
+                         f"best accuracy measured ({top['accuracy']:.3f}, {top['method']} with "
+                         f"{_shots_label(top['shots'])}).")
     return lines
 
 
