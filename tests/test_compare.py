@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -181,7 +182,6 @@ def _chromium():
 
 
 def test_html_report_renders_with_plots_in_headless_chromium(tmp_path):
-    import numpy as np
     from matplotlib.image import imread
 
     browser = _chromium()
@@ -221,3 +221,24 @@ def test_recommendation_says_when_more_labels_would_still_help():
     lines = recommend(plateau)
     assert "within noise" in lines[1] and "use probe" in lines[1]
     assert lines[-1].startswith("How many labels: setfit with 8 per class gets within 0.02")
+
+
+def test_recommendation_compares_methods_seed_by_seed():
+    """Methods share each seed's sample, so a small gap that holds on every seed is real even
+    when the seeds' spread is large; a gap that flips sign between seeds is noise."""
+    from textune.compare.report import recommend
+
+    def row(method, per_seed, secs):
+        acc = np.array(list(per_seed.values()))
+        return {"method": method, "shots": 64, "accuracy": acc.mean(),
+                "accuracy_std": acc.std(ddof=1), "train_seconds": secs, "seeds": len(acc),
+                "per_seed": per_seed}
+
+    probe = {0: 0.70, 1: 0.80, 2: 0.75, 3: 0.85, 4: 0.78}
+    steady = row("setfit", {k: v + 0.02 for k, v in probe.items()}, 90.0)
+    line = recommend([row("probe", probe, 4.0), steady])[0]
+    assert "use setfit" in line and "ahead on 5 of 5" in line and "probe trains 22.5× faster" in line
+    flipping = row("setfit", {k: v + d for (k, v), d in zip(probe.items(),
+                                                            (0.05, -0.04, 0.03, -0.03, 0.02))}, 90.0)
+    line = recommend([row("probe", probe, 4.0), flipping])[0]
+    assert "within noise" in line and "use probe" in line and "paired over 5 seeds" in line

@@ -46,6 +46,7 @@ def summarize(records: Sequence[dict]) -> list[dict]:
             row["trainable_parameters"] = max(int(r.get("trainable_parameters") or 0)
                                               for r in ok)
             row["n_train"] = int(np.mean([r["n_train"] for r in ok]))
+            row["per_seed"] = {r["seed"]: r["accuracy"] for r in ok}  # for paired gaps
         rows.append(row)
     order = _method_order(records)
     rows.sort(key=lambda r: (shots_sort_key(r["shots"]), order.index(r["method"])))
@@ -79,18 +80,29 @@ def recommend(summary: Sequence[dict]) -> list[str]:
             continue
         second = rows[1]
         gap = best["accuracy"] - second["accuracy"]
-        noise = max(best["accuracy_std"], second["accuracy_std"])
-        if gap <= noise:
-            fast = min((best, second), key=lambda r: r["train_seconds"])
-            slow = second if fast is best else best
-            ratio = slow["train_seconds"] / max(fast["train_seconds"], 1e-9)
+        fast = min((best, second), key=lambda r: r["train_seconds"])
+        slow = second if fast is best else best
+        ratio = slow["train_seconds"] / max(fast["train_seconds"], 1e-9)
+        paired = _paired_gaps(best, second)
+        if len(paired) >= 2:
+            # Every method saw the same sample at each seed, so compare seed by seed: the
+            # spread of the per-seed gaps, not of the accuracies, is the noise (~95% margin).
+            margin = 2 * float(np.std(paired, ddof=1)) / np.sqrt(len(paired))
+            evidence = (f"± {margin:.3f} paired over {len(paired)} seeds, {best['method']} "
+                        f"ahead on {sum(d > 0 for d in paired)} of {len(paired)}")
+        else:
+            margin = max(best["accuracy_std"], second["accuracy_std"])
+            evidence = f"std {margin:.3f}"
+        if gap <= margin:
             lines.append(f"With {budget}: {best['method']} and {second['method']} are within "
                          f"noise ({best['accuracy']:.3f} vs {second['accuracy']:.3f}, gap "
-                         f"{gap:.3f} ≤ std {noise:.3f}); use {fast['method']}, it trains "
+                         f"{gap:.3f}, {evidence}); use {fast['method']}, it trains "
                          f"{ratio:.1f}× faster.")
         else:
+            cost = (f"; {second['method']} trains {ratio:.1f}× faster"
+                    if fast is second and ratio >= 2 else "")
             lines.append(f"With {budget}: use {best['method']} ({best['accuracy']:.3f} "
-                         f"accuracy, +{gap:.3f} over {second['method']}).")
+                         f"accuracy, +{gap:.3f} over {second['method']}, {evidence}{cost}).")
     done = [r for r in summary if r["seeds"]]
     if len({r["shots"] for r in done}) > 1:
         top = max(done, key=lambda r: r["accuracy"])
@@ -107,6 +119,12 @@ def recommend(summary: Sequence[dict]) -> list[str]:
                          f"best accuracy measured ({top['accuracy']:.3f}, {top['method']} with "
                          f"{_shots_label(top['shots'])}).")
     return lines
+
+
+def _paired_gaps(a: dict, b: dict) -> list[float]:
+    """a − b accuracy on each seed both finished (same training sample for both)."""
+    sa, sb = a.get("per_seed", {}), b.get("per_seed", {})
+    return [sa[k] - sb[k] for k in sorted(set(sa) & set(sb))]
 
 
 def versions() -> dict[str, str]:
