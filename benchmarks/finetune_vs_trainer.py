@@ -62,7 +62,9 @@ def set_threads() -> int:
     """Every core this process may use, the same for both systems."""
     import torch
 
-    n = len(os.sched_getaffinity(0))
+    from textune.onnx_export import cpu_threads
+
+    n = cpu_threads()
     torch.set_num_threads(n)
     return n
 

