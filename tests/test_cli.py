@@ -54,7 +54,7 @@ def test_train_setfit_shots_on_sst2(tmp_path):
                             "--output", str(tmp_path / "m"), "--json", "-q"])
     assert r.exit_code == 0, r.output
     res = last_json(r.output)
-    assert res["n_train"] == 16 and res["labels"] == [0, 1] and res["method"] == "setfit"
+    assert res["n_train"] == 16 and res["labels"] == ["0", "1"] and res["method"] == "setfit"
 
 
 def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path):

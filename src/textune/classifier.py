@@ -21,10 +21,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from . import __version__
 from .artifact import atomic_dir
-from .data import DataError, Examples, from_lists
+from .data import DataError, Examples, align_labels, coerce_inputs
 from .encoder import default_device, set_threads
 from .methods import METHODS, resolve_method
 from .metrics import classification_metrics
+from .selfcheck import KEY as SELF_CHECK
+from .selfcheck import record
+from .selfcheck import verify as verify_canaries
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +113,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Sequence[Any] | None = None) -> "TextClassifier":
         """Train on `Examples`, or texts / (text, text_pair) tuples `X` with labels `y`."""
-        ex = _as_examples(X, y, "training data")
+        ex = coerce_inputs(X, y, "training data")
         ex.require_labels()
         name, overrides = resolve_method(self.method)
         if self.class_weight not in (None, "balanced"):
@@ -139,7 +142,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, columns in the order of `classes_`."""
         self._check_fitted()
-        ex = _as_examples(X, None, "input")
+        ex = coerce_inputs(X, None, "input", with_labels=False)
         if ex.is_pair != self.is_pair_:
             want = "(text, text_pair) tuples" if self.is_pair_ else "single texts"
             raise DataError(f"{ex.source}: this model was trained on {want}; pass the same kind "
@@ -148,17 +151,31 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                                          desc="predicting")
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
 
     def evaluate(self, X: Any, y: Sequence[Any] | None = None) -> dict:
         """Accuracy, macro-F1, per-class precision/recall/F1 and confusion matrix."""
-        ex = _as_examples(X, y, "evaluation data")
+        ex = coerce_inputs(X, y, "evaluation data")
         if ex.labels is None:
             raise DataError(f"{ex.source}: evaluation needs labels; name the label column.")
         self._check_fitted()
-        ex.check_known_labels(list(self.classes_))
-        pred = self.predict(ex)
-        return classification_metrics(ex.labels, pred.tolist(), list(self.classes_))
+        truth = align_labels(ex, self.labels)
+        pred = [self.labels[i] for i in self.predict_proba(ex).argmax(axis=1)]
+        return classification_metrics(truth, pred, self.labels)
+
+    def score(self, X: Any, y: Sequence[Any] | None = None, sample_weight=None) -> float:
+        """Accuracy; labels match the model's by value or, across file types, by spelling
+        (a CSV's "1" is the JSONL's 1), so `cross_val_score` and mixed sources agree."""
+        from sklearn.metrics import accuracy_score
+
+        ex = coerce_inputs(X, y, "scoring data")
+        if ex.labels is None:
+            raise DataError(f"{ex.source}: scoring needs labels (y).")
+        self._check_fitted()
+        truth = align_labels(ex, self.labels)
+        pred = [self.labels[i] for i in self.predict_proba(ex).argmax(axis=1)]
+        return float(accuracy_score(truth, pred, sample_weight=sample_weight))
 
     # ------------------------------------------------------------------ persistence
 
@@ -172,8 +189,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if not state.is_main_process:
             state.wait_for_everyone()
             return path
+        check = record(self.model_.predict_proba, self.is_pair_)
         with atomic_dir(path) as tmp:
-            config = {**self._config(), **self.model_.save(tmp)}
+            config = {**self._config(), **self.model_.save(tmp), SELF_CHECK: check}
             (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str) + "\n")
             (tmp / "README.md").write_text(_model_card(config))
         log.info("saved model to %s", path)
@@ -181,7 +199,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "TextClassifier":
+    def load(cls, path: str | Path, *, verify: bool = True) -> "TextClassifier":
+        """Load a model folder and prove it answers as it did when saved (`selfcheck`);
+        `verify=False` skips that proof, for inspecting a model that fails it."""
         path = Path(path)
         cfg_path = path / CONFIG_FILE
         if not cfg_path.is_file():
@@ -195,6 +215,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         clf = cls(**{k: v for k, v in config["params"].items()
                      if k in cls._get_param_names()})
         clf.model_ = _model_class(config["head"]["type"]).load(path, config)
+        if verify and SELF_CHECK in config:
+            verify_canaries(clf.model_.predict_proba, config[SELF_CHECK], str(path),
+                            versions=config.get("versions"))
+        elif verify:
+            log.info("%s was saved by textune %s, before load-time self-checks", path,
+                     config.get("textune_version", "?"))
         clf.classes_ = np.array(config["labels"])
         clf.is_pair_ = bool(config["text_pair"])
         clf.fit_stats_ = config.get("train", {})
@@ -234,8 +260,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return self.model_
 
     def _check_fitted(self) -> None:
+        from sklearn.exceptions import NotFittedError
+
         if not hasattr(self, "model_"):
-            raise RuntimeError("this TextClassifier is not trained yet; call fit() or load().")
+            raise NotFittedError("this TextClassifier is not trained yet; call fit() or load().")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # one text (or text pair) per row, not a matrix
+        tags.input_tags.string = True
+        return tags
 
     def _config(self) -> dict:
         import sentence_transformers
@@ -243,7 +277,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         import torch
         import transformers
 
+        import safetensors
+
         versions = {"textune": __version__, "torch": torch.__version__,
+                    "safetensors": safetensors.__version__,
                     "transformers": transformers.__version__,
                     "sentence_transformers": sentence_transformers.__version__,
                     "scikit_learn": sklearn.__version__, "python": platform.python_version()}
@@ -286,19 +323,6 @@ def _trainable(stats: dict) -> int | None:
     if "body_trainable_parameters" in stats or "head_parameters" in stats:
         return stats.get("body_trainable_parameters", 0) + stats.get("head_parameters", 0)
     return None
-
-
-def _as_examples(X: Any, y: Any, what: str) -> Examples:
-    if isinstance(X, Examples):
-        return X
-    if isinstance(X, (str, Path)):
-        raise DataError(f"{what}: got a path-like {X!r}; load files with "
-                        "textune.load_examples(path) first.")
-    if hasattr(X, "tolist") and not isinstance(X, list):
-        X = X.tolist()
-    if y is not None and hasattr(y, "tolist"):
-        y = y.tolist()
-    return from_lists(X, y, source=what)
 
 
 def _model_card(cfg: dict) -> str:

@@ -126,17 +126,8 @@ class Examples:
 
     def check_known_labels(self, known: Sequence[Any]) -> None:
         """Raise if labels here were not seen in training (an evaluation set mistake)."""
-        known_set = set(known)
-        if self.labels is None:
-            return
-        bad = [i for i, y in enumerate(self.labels) if y not in known_set]
-        if not bad:
-            return
-        unseen = sorted({self.labels[i] for i in bad}, key=str)
-        raise DataError(
-            f"{self.source}: label(s) {_short(unseen)} in {_rows(self, bad)} were not in the "
-            f"training data; the model knows {list(known)}. Evaluate on data with the same label "
-            "set, or retrain with examples of these labels.")
+        if self.labels is not None:
+            align_labels(self, known)
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,6 +161,61 @@ def load_examples(source: Any, *, text_column: str | None = None,
                       require_labels=require_labels)
 
 
+def coerce_inputs(X: Any, y: Any = None, what: str = "input", *,
+                  with_labels: bool = True) -> Examples:
+    """Every API entry's inputs as `Examples`, whatever container they come in.
+
+    X: `Examples`; a list, tuple, numpy array or pandas Series of texts or (text, text_pair)
+    tuples; a 2-column array of pairs; a DataFrame or `datasets.Dataset` (text columns by
+    name, or its only column; with no `y`, labels from its label column). `with_labels=False`
+    (prediction) ignores any label column.
+    """
+    if isinstance(X, Examples):
+        if y is not None:
+            raise DataError(f"{what}: Examples carry their own labels; do not pass y as well.")
+        return X
+    if isinstance(X, (str, bytes, Path)):
+        raise DataError(f"{what}: got {type(X).__name__} {str(X)[:60]!r} where a list of texts "
+                        "was expected. Wrap one text in a list ([text]); load files with "
+                        "textune.load_examples(path).")
+    if isinstance(X, (set, frozenset, dict)):
+        raise DataError(f"{what}: a {type(X).__name__} has no row order; pass a list of texts.")
+    if _is_hf_dataset(X):
+        X = X.to_pandas()
+    pairs = None
+    if isinstance(X, pd.DataFrame):
+        if y is None and with_labels:
+            return from_frame(X, what, first_line=None, text_column=None,
+                              text_pair_column=None, label_column=None, require_labels=True)
+        X, pairs = _frame_texts(X, what)
+    elif hasattr(X, "ndim") and hasattr(X, "tolist"):  # numpy arrays, pandas Series
+        if X.ndim == 2 and X.shape[1] != 2 or X.ndim > 2:
+            raise DataError(f"{what}: an array of shape {X.shape}; pass one text per row, or "
+                            "two columns (text, text_pair).")
+        X = X.tolist()
+    labels = None
+    if with_labels and y is not None:
+        if isinstance(y, (str, bytes)):
+            raise DataError(f"{what}: y is one string; pass one label per text.")
+        labels = y.tolist() if hasattr(y, "tolist") else list(y)
+    return from_lists(X, labels, pairs, source=what)
+
+
+def _frame_texts(df: pd.DataFrame, what: str) -> tuple[list, list | None]:
+    """(texts, text_pairs) of a frame: its only column, or text columns found by name or
+    content; a label column is never taken for text."""
+    cols = [str(c) for c in df.columns]
+    frame = df.set_axis(cols, axis=1)
+    if len(cols) == 1:
+        return frame[cols[0]].tolist(), None
+    text = _pick(cols, None, TEXT_NAMES, what, "text", "--text-column")
+    pair = _pick(cols, None, PAIR_NAMES, what, "second text", "--text-pair-column")
+    if text is None:
+        label = _pick(cols, None, LABEL_NAMES, what, "label", "--label-column")
+        text, pair = _guess_text_columns(frame, exclude={label}, name=what)
+    return frame[text].tolist(), None if pair is None else frame[pair].tolist()
+
+
 def from_lists(texts: Sequence[Any], labels: Sequence[Any] | None = None,
                text_pairs: Sequence[Any] | None = None, source: str = "<input>") -> Examples:
     """Validate Python lists (texts, or `(text, text_pair)` tuples) into `Examples`."""
@@ -177,8 +223,8 @@ def from_lists(texts: Sequence[Any], labels: Sequence[Any] | None = None,
         raise DataError(f"{source}: got one string where a list of texts was expected; "
                         "wrap it in a list: [text].")
     texts = list(texts)
-    if text_pairs is None and texts and all(isinstance(t, (tuple, list)) for t in texts):
-        bad = [i for i, t in enumerate(texts) if len(t) != 2]
+    if text_pairs is None and texts and any(isinstance(t, (tuple, list)) for t in texts):
+        bad = [i for i, t in enumerate(texts) if not isinstance(t, (tuple, list)) or len(t) != 2]
         if bad:
             raise DataError(f"{source}: rows {_idx(bad)} are not (text, text_pair) pairs of "
                             "length 2.")
@@ -394,22 +440,53 @@ def _label_values(col: pd.Series, col_name: str, ex: Examples) -> list[Any]:
     if any(isinstance(v, (list, tuple, dict, set)) for v in values):
         raise DataError(f"{ex.source}: label column '{col_name}' holds lists; multi-label data "
                         "is not supported yet. Use one label per row.")
-    out: list[Any] = []
-    for v in values:
-        if isinstance(v, str):
-            v = v.strip()
-            out.append(int(v) if re.fullmatch(r"-?\d+", v) else v)
-        elif isinstance(v, bool):
-            out.append(int(v))
-        elif isinstance(v, float) and v.is_integer():
-            out.append(int(v))
-        elif hasattr(v, "item"):  # numpy scalars
-            out.append(v.item())
-        else:
-            out.append(v)
+    out = [_label(v) for v in values]
     kinds = {type(v) for v in out}
-    if len(kinds) > 1:  # mixed "1" and "neg": keep everything as text so sorting works
+    if len(kinds) > 1:  # 1 and "neg" in one JSON column: one type, so classes sort
+        log.warning("%s: label column '%s' mixes %s values; all labels are read as text.",
+                    ex.source, col_name, " and ".join(sorted(k.__name__ for k in kinds)))
         out = [str(v) for v in out]
+    return out
+
+
+def _label(v: Any) -> Any:
+    """One label as the user gave it: text keeps its spelling ("007" stays "007", never 7),
+    numbers stay numbers. Only surrounding spaces go, and the 1.0 that a missing-value-capable
+    column makes of 1 becomes 1 again."""
+    if isinstance(v, str):
+        return v.strip()
+    if hasattr(v, "item"):  # numpy scalars
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def align_labels(ex: Examples, known: Sequence[Any]) -> list[Any]:
+    """`ex.labels` as the model's own label values, or an error naming the unknown ones.
+
+    The same value matches first; failing that, the same spelling, because one label reaches
+    textune as 1 from JSON and as "1" from CSV. Spelling is never normalised: "07" is not "7".
+    """
+    known = list(known)
+    exact = {(type(c), c) for c in known}
+    by_text: dict[str, list] = {}
+    for c in known:
+        by_text.setdefault(str(c), []).append(c)
+    out, bad = [], []
+    for i, y in enumerate(ex.labels or []):
+        if (type(y), y) in exact:
+            out.append(y)
+        elif len(by_text.get(str(y), ())) == 1:
+            out.append(by_text[str(y)][0])
+        else:
+            bad.append(i)
+    if bad:
+        unseen = sorted({str(ex.labels[i]) for i in bad})
+        raise DataError(
+            f"{ex.source}: label(s) {_short(unseen)} in {_rows(ex, bad)} were not in the "
+            f"training data; the model knows {known}. Evaluate on data with the same label "
+            "set, or retrain with examples of these labels.")
     return out
 
 

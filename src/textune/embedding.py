@@ -13,6 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from . import selfcheck
+from .artifact import load_arrays, save_arrays
 from .encoder import Encoder, default_device
 from .heads import LogisticHead
 
@@ -35,21 +37,19 @@ class EmbeddingModel:
         return self.head.predict_proba(emb)
 
     def save(self, folder: Path) -> dict:
-        from safetensors.numpy import save_file
-
         self.encoder.save(str(folder / BODY_DIR))
-        save_file(self.head.state_dict(), str(folder / HEAD_FILE))
+        save_arrays(self.head.state_dict(), folder / HEAD_FILE)
         return {"head": {"type": "logistic_regression", "file": HEAD_FILE, "body": BODY_DIR},
                 "embedding_dim": self.encoder.dim, "max_length": self.encoder.max_length}
 
     @classmethod
     def load(cls, folder: Path, config: dict) -> "EmbeddingModel":
-        from safetensors.numpy import load_file
-
         encoder = Encoder.load(str(folder / BODY_DIR), default_device(), config.get("max_length"))
         encoder.model.eval()
-        head = LogisticHead.from_state_dict(load_file(str(folder / HEAD_FILE)),
+        head = LogisticHead.from_state_dict(load_arrays(folder / HEAD_FILE),
                                             C=config["params"].get("head_c", 1.0))
+        if selfcheck.KEY not in config:  # saved before self-checks: the head may be permuted
+            head.coef = selfcheck.repair_legacy_head(head.coef, str(folder))
         return cls(encoder, head)
 
 

@@ -27,8 +27,9 @@ class LogisticHead:
         lr.fit(X, y)
         if list(lr.classes_) != list(range(len(lr.classes_))):
             raise ValueError("LogisticHead expects labels encoded as 0..K-1")
-        self.coef = lr.coef_.astype(np.float32)
-        self.intercept = lr.intercept_.astype(np.float32)
+        # C order: scikit-learn keeps a 3+-class coef_ Fortran-ordered (see artifact.save_arrays)
+        self.coef = np.ascontiguousarray(lr.coef_, dtype=np.float32)
+        self.intercept = np.ascontiguousarray(lr.intercept_, dtype=np.float32)
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import selfcheck
 from .artifact import atomic_dir
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,10 @@ def export_onnx(model_dir: str | os.PathLike, output: str | os.PathLike, *,
     if output.resolve() == model_dir.resolve():
         raise ExportError("--output must differ from the model folder; e.g. --output "
                           f"{model_dir}-onnx")
-    clf = TextClassifier.load(model_dir)
+    clf = TextClassifier.load(model_dir)  # proves the model answers as it did when saved
     config = json.loads((model_dir / CONFIG_FILE).read_text())
+    if selfcheck.KEY not in config:  # saved before self-checks: record what it answers now
+        config[selfcheck.KEY] = selfcheck.record(clf.model_.predict_proba, clf.is_pair_)
     if clf.kind == "embedding":
         head_type = config.get("head", {}).get("type", "logistic_regression")
         if head_type != "logistic_regression":
@@ -120,6 +123,7 @@ def export_onnx(model_dir: str | os.PathLike, output: str | os.PathLike, *,
         }
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str) + "\n")
         (tmp / "README.md").write_text(_card(config))
+        OnnxClassifier.load(tmp)  # the graph must answer as the torch model does, or no export
     log.info("exported %s to %s (%s)", model_dir, output, quantize or "fp32")
     return output
 
@@ -269,7 +273,9 @@ class OnnxClassifier:
         self.is_pair_ = bool(config["text_pair"])
 
     @classmethod
-    def load(cls, path: str | os.PathLike, threads: int | None = None) -> "OnnxClassifier":
+    def load(cls, path: str | os.PathLike, threads: int | None = None, *,
+             verify: bool = True) -> "OnnxClassifier":
+        """Open an export folder and prove that it answers as the model it came from did."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -290,7 +296,13 @@ class OnnxClassifier:
         tok = Tokenizer.from_file(str(path / TOKENIZER_FILE))
         tok.no_padding()
         tok.enable_truncation(int(config["onnx"]["max_length"]))
-        return cls(path, session, tok, config)
+        clf = cls(path, session, tok, config)
+        if verify and selfcheck.KEY in config:
+            int8 = config["onnx"].get("quantize") == "int8"
+            selfcheck.verify(clf.predict_proba, config[selfcheck.KEY], str(path),
+                             tolerance=selfcheck.INT8_TOLERANCE if int8 else None,
+                             versions=config.get("versions"))
+        return clf
 
     @property
     def info(self) -> dict:
