@@ -1,0 +1,174 @@
+"""The same answer through every path: in memory, reloaded, `textune predict`, `predict_frame`,
+ONNX and the HTTP service, for every method, with the label kinds users have.
+
+Binary-only round trips once passed while every 3+-class model reloaded scrambled, so the
+matrix uses 4 news topics in non-sorted first-seen order, integer labels, and digit strings
+whose text order differs from their numeric order ("007" < "10" < "2" < "7"). Training is
+kept tiny: the point is agreement between paths, not accuracy (test_trust.py checks that).
+"""
+
+import json
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from textune import Examples, TextClassifier
+from textune.cli import app
+
+TOPICS = ("sports", "business", "tech", "politics")
+LABELS = {
+    "binary": {"sports": "sports", "business": "business"},
+    "strings": {t: t for t in TOPICS},
+    "ints": {"sports": 3, "business": 1, "tech": 0, "politics": 2},
+    "digits": {"sports": "10", "business": "2", "tech": "007", "politics": "7"},
+}
+FAST = dict(max_length=48, seed=0)
+METHODS = {
+    "probe": dict(method="probe"),
+    "setfit": dict(method="setfit", steps=3),
+    "setfit+lora": dict(method="setfit", peft="lora", steps=3),
+    "finetune": dict(method="finetune", epochs=1, batch_size=8),
+    "lora": dict(method="peft", peft="lora", epochs=1, batch_size=8),
+    "ia3": dict(method="peft", peft="ia3", epochs=1, batch_size=8),
+    "prefix": dict(method="peft", peft="prefix", epochs=1, batch_size=8),
+    "prompt": dict(method="peft", peft="prompt", epochs=1, batch_size=8),
+    "ptuning": dict(method="peft", peft="ptuning", epochs=1, batch_size=8),
+    "causal-lm": dict(method="peft", peft="prompt", model="smollm2", epochs=1, batch_size=8),
+}
+ONNX = {"probe", "setfit", "setfit+lora", "finetune", "lora", "ia3"}
+slow = pytest.mark.slow
+CASES = [  # (method, label kind, text pairs)
+    ("probe", "binary", False), ("probe", "strings", False), ("probe", "ints", False),
+    ("probe", "digits", False), ("probe", "strings", True),
+    ("setfit", "strings", False), ("setfit", "digits", True), ("setfit", "ints", False),
+    ("setfit+lora", "strings", False),
+    ("finetune", "strings", False), ("finetune", "ints", True), ("finetune", "digits", False),
+    ("lora", "strings", True), ("lora", "digits", False), ("ia3", "strings", False),
+    ("prefix", "strings", False), ("prefix", "digits", True), ("prompt", "strings", False),
+    ("ptuning", "ints", False),
+    pytest.param("causal-lm", "strings", False, marks=slow),
+    pytest.param("causal-lm", "digits", True, marks=slow),
+]
+
+
+def _split(text: str) -> tuple[str, str]:
+    """An article as a (headline, opening) pair."""
+    head, _, body = text.partition("\n")
+    return head.strip(), body.strip()[:300] or head
+
+
+@pytest.fixture(scope="module")
+def news(bbc_news4):
+    train, test = bbc_news4
+    return train.subset(range(16)), test.subset(range(0, len(test), 5))  # 4 per topic
+
+
+def _examples(ex: Examples, kind: str, pairs: bool) -> Examples:
+    mapping = LABELS[kind]
+    idx = [i for i, y in enumerate(ex.labels) if y in mapping]
+    texts = [ex.texts[i] for i in idx]
+    split = [_split(t) for t in texts]
+    return Examples(texts=[a for a, _ in split] if pairs else texts,
+                    text_pairs=[b for _, b in split] if pairs else None,
+                    labels=[mapping[ex.labels[i]] for i in idx])
+
+
+def _frame(ex: Examples) -> pd.DataFrame:
+    df = pd.DataFrame({"text": ex.texts})
+    if ex.is_pair:
+        df["text_pair"] = ex.text_pairs
+    return df
+
+
+def _labels_of(clf, proba) -> list:
+    return [clf.labels[i] for i in np.asarray(proba).argmax(axis=1)]
+
+
+def _serve(predictor):
+    from textune.serve import bind_socket, create_app, make_server
+
+    sock = bind_socket("127.0.0.1", 0)
+    server = make_server(create_app(predictor), log_level="warning")
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    return server, thread, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def _http_predict(predictor, ex: Examples):
+    httpx = pytest.importorskip("httpx")
+    server, thread, url = _serve(predictor)
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        body = {"texts": ex.texts}
+        if ex.is_pair:
+            body["text_pairs"] = ex.text_pairs
+        r = httpx.post(f"{url}/v1/classify", json=body, timeout=60)
+        assert r.status_code == 200, r.text
+        return r.json()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.mark.parametrize("method, kind, pairs", CASES)
+def test_every_path_gives_the_same_answer(news, tmp_path, method, kind, pairs):
+    from textune.batch_predict import load_predictor, predict_frame
+
+    train, test = (_examples(part, kind, pairs) for part in news)
+    if METHODS[method].get("model") == "smollm2":
+        pytest.importorskip("gguf")
+    clf = TextClassifier(**{**FAST, **METHODS[method]}).fit(train)
+    want = clf.predict_proba(test)
+    labels = _labels_of(clf, want)
+    assert sorted(set(clf.labels)) == sorted(set(LABELS[kind].values()))
+    assert list(clf.predict(test)) == labels
+
+    path = tmp_path / "model"
+    clf.save(path)
+    again = TextClassifier.load(path)
+    assert again.labels == clf.labels
+    np.testing.assert_allclose(again.predict_proba(test), want, atol=1e-5)
+
+    # the CLI, reading a file and writing JSON Lines
+    data = tmp_path / "input.csv"
+    _frame(test).to_csv(data, index=False)
+    out = tmp_path / "pred.jsonl"
+    r = CliRunner().invoke(app, ["predict", str(path), "--data", str(data), "--output",
+                                 str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["label"] for row in rows] == labels  # same values and types ("007" stays text)
+    np.testing.assert_allclose([[row["probabilities"][str(c)] for c in clf.labels]
+                                for row in rows], want, atol=1e-5)
+
+    # the batch function that Ray Data / Spark run
+    predictor = load_predictor(path)
+    frame = predict_frame(_frame(test), predictor, text_column="text",
+                          text_pair_column="text_pair" if pairs else None)
+    assert list(frame["label"]) == labels
+    np.testing.assert_allclose(frame[[f"proba_{c}" for c in clf.labels]].to_numpy(), want,
+                               atol=1e-5)
+
+    # the HTTP service
+    answers = _http_predict(predictor, test)
+    assert [a["label"] for a in answers] == labels
+    np.testing.assert_allclose([[a["probabilities"][str(c)] for c in clf.labels]
+                                for a in answers], want, atol=1e-5)
+
+    if method in ONNX:
+        pytest.importorskip("onnxruntime")
+        from textune.onnx_export import OnnxClassifier, export_onnx
+
+        export_onnx(path, tmp_path / "onnx")
+        onnx = OnnxClassifier.load(tmp_path / "onnx")
+        got = onnx.predict_proba(test.texts, test.text_pairs)
+        np.testing.assert_allclose(got, want, atol=1e-4)
+        same = np.mean(np.array(_labels_of(clf, got), dtype=object) ==
+                       np.array(labels, dtype=object))
+        assert same >= 0.99
