@@ -92,8 +92,8 @@ def test_mrpc_loads_every_pair():
     test = load_examples(shared_file("mrpc_test.tsv"))
     assert train.is_pair and train.columns == {"text": "#1 String", "label": "Quality",
                                                "pair": "#2 String"}
-    assert (len(train), sum(y == 1 for y in train.labels)) == (4080, 2755)
-    assert (len(test), sum(y == 1 for y in test.labels)) == (1725, 1147)
+    assert (len(train), train.labels.count("1")) == (4080, 2755)
+    assert (len(test), test.labels.count("1")) == (1725, 1147)
     # The classic trap: a CSV reader with quoting on merges rows at stray quotes.
     quoted = pd.read_csv(shared_file("mrpc_train.tsv"), sep="\t", on_bad_lines="skip")
     assert len(quoted) < 4080
@@ -182,10 +182,10 @@ def test_duplicates_counted_and_conflicts_reported():
     assert (dropped, conflicts) == (2, 1)
 
 
-def test_read_table_returns_header_offset(tmp_path):
-    f = write(tmp_path / "d.csv", "text,label\na,1\n")
-    df, first = read_table(f)
-    assert first == 2 and list(df.columns) == ["text", "label"]
+def test_read_table_returns_line_of_each_row(tmp_path):
+    f = write(tmp_path / "d.csv", 'text,label\na,1\n"two\nlines",2\nb,3\n')
+    df, lines = read_table(f)
+    assert list(df.columns) == ["text", "label"] and lines == [2, 3, 5]
 
 
 def test_duplicates_reported_on_load(tmp_path, caplog):
@@ -194,3 +194,134 @@ def test_duplicates_reported_on_load(tmp_path, caplog):
         ex = load_examples(f)
     assert len(ex) == 3  # nothing dropped silently
     assert "d.csv: 1 of 3 rows repeat an earlier text" in caplog.text
+
+
+# ---- quoting is decided per file, from evidence --------------------------------------------
+
+# A drug-review-style export: a TSV whose text fields are CSV-quoted and hold line breaks,
+# tabs, doubled quotes and HTML entities. Conditions (the labels) in non-sorted first-seen order.
+REVIEWS = [
+    ("206461", "Valsartan", "Left Ventricular Dysfunction",
+     '"It has no side effect, I take it in combination of Bystolic 5 Mg and Fish Oil"', "9"),
+    ("95260", "Guanfacine", "ADHD",
+     '"My son is halfway through his fourth week of Intuniv.\nWe became concerned when he '
+     'began this last week, when he started taking the highest dose he will be on.\n\nFor two '
+     'days, he could hardly get out of bed."', "8"),
+    ("92703", "Lybrel", "Birth Control",
+     '"I used to take another oral contraceptive, which had 21 pill cycle, and was very happy'
+     '\t- very light periods, max 5 days, no other side effects. It contained &quot;drospirenone'
+     '&quot; and I didn&#039;t like ""Lybrel"" at first."', "5"),
+    ("138000", "Ortho Evra", "Birth Control",
+     '"This is my first time using any form of birth control. I&#039;m glad I went with the '
+     'patch, I have been on it for 8 months."', "8"),
+    ("35696", "Buprenorphine / naloxone", "ADHD",
+     '"Suboxone has completely turned my life around.\r\nI feel healthier, I\'m excelling at '
+     'my job and I always have money in my pocket."', "9"),
+]
+REVIEW_TEXTS = [json.loads('"' + r[3][1:-1].replace('""', '\\"').replace("\n", "\\n")
+                           .replace("\t", "\\t").replace("\r", "\\r") + '"') for r in REVIEWS]
+
+
+def quoted_reviews_tsv(path):
+    body = "\n".join("\t".join(row) for row in REVIEWS)
+    return write(path, "uniqueID\tdrugName\tcondition\treview\trating\n" + body + "\n")
+
+
+def test_quoted_multiline_tsv_loads_whole_with_no_flags(tmp_path, caplog):
+    f = quoted_reviews_tsv(tmp_path / "drugs.tsv")
+    with caplog.at_level(logging.INFO, logger="textune"):
+        ex = load_examples(f, label_column="condition")
+    assert ex.texts == REVIEW_TEXTS  # line breaks, tabs, "" and entities kept as written
+    assert "\n\nFor two days" in ex.texts[1] and "\t- very light" in ex.texts[2]
+    assert 'didn&#039;t like "Lybrel"' in ex.texts[2]
+    assert ex.labels == [r[2] for r in REVIEWS]
+    assert [ex.where(i) for i in range(5)] == ["row 1 (line 2)", "row 2 (line 3)",
+                                               "row 3 (line 7)", "row 4 (line 8)",
+                                               "row 5 (line 9)"]
+    assert "--quoting csv" in caplog.text and "drugs.tsv" in caplog.text
+    assert "HTML entities" in caplog.text and "--unescape-html" in caplog.text
+
+
+def test_unescape_html_is_opt_in(tmp_path):
+    f = quoted_reviews_tsv(tmp_path / "drugs.tsv")
+    ex = load_examples(f, label_column="condition", unescape_html=True)
+    assert "didn't like \"Lybrel\"" in ex.texts[2] and '"drospirenone"' in ex.texts[2]
+    assert "I'm glad" in ex.texts[3]
+
+
+def test_quoting_can_be_forced_and_errors_name_the_line(tmp_path):
+    f = quoted_reviews_tsv(tmp_path / "drugs.tsv")
+    with pytest.raises(DataError, match=r"drugs.tsv.*line 3 has 4 fields where the header has "
+                                        r"5.*--quoting csv"):
+        load_examples(f, label_column="condition", quoting="none")
+    with pytest.raises(DataError, match=r"unknown quoting 'tsv'"):
+        load_examples(f, quoting="tsv")
+    mrpc = shared_file("mrpc_train.tsv")
+    with pytest.raises(DataError, match=r"mrpc_train.tsv.*line \d+.*--quoting none"):
+        load_examples(mrpc, quoting="csv")
+
+
+def test_csv_whole_quoted_fields_are_unquoted(tmp_path):
+    """A CSV whose quoted fields hold no separator is still CSV quoting: quotes go."""
+    f = write(tmp_path / "d.csv", 'text,label\n"He said ""hi""",b\nplain,a\n"x",c\n')
+    assert load_examples(f).texts == ['He said "hi"', "plain", "x"]
+    assert load_examples(f, quoting="none").texts == ['"He said ""hi"""', "plain", '"x"']
+
+
+def test_mrpc_streamed_reads_the_same_rows():
+    from textune.batch_predict import read_chunks
+
+    path = shared_file("mrpc_test.tsv")
+    whole, lines = read_table(path)
+    chunks = list(read_chunks(path, 500))
+    streamed = pd.concat([c[0] for c in chunks], ignore_index=True)
+    assert len(streamed) == 1725 and streamed.equals(whole)
+    assert [n for c in chunks for n in c[1]] == lines == list(range(2, 1727))
+    assert [c[2] for c in chunks] == [0, 500, 1000, 1500]
+
+
+# ---- no row vanishes, none is padded -------------------------------------------------------
+
+def test_jsonl_keeps_unicode_line_separators_inside_strings(tmp_path):
+    from textune.batch_predict import read_chunks
+
+    texts = ["one\u2028two", "para\u2029graph", "next\x85line", "vertical\x0btab\x0cfeed"]
+    labels = ["b", "c", "a", "b"]
+    body = "\n\n".join(json.dumps({"text": t, "label": y}, ensure_ascii=False)
+                       for t, y in zip(texts, labels))
+    f = write(tmp_path / "d.jsonl", body + "\r\n")
+    ex = load_examples(f)
+    assert ex.texts == texts and ex.labels == labels
+    assert [ex.where(i) for i in (0, 3)] == ["row 1 (line 1)", "row 4 (line 7)"]
+    (df, lines, offset), = read_chunks(f, 10)
+    assert df["text"].tolist() == texts and lines == [1, 3, 5, 7] and offset == 0
+
+
+def test_blank_line_in_one_column_file_is_an_empty_row(tmp_path):
+    f = write(tmp_path / "d.csv", "text\nfirst\n\nthird\n")
+    with pytest.raises(DataError, match=r"d.csv: column 'text' is empty in row 2 \(line 3\)"):
+        load_examples(f, require_labels=False)
+
+
+def test_blank_line_in_labelled_file_is_reported_not_skipped(tmp_path):
+    f = write(tmp_path / "d.csv", "text,label\ngood,b\n\nbad,a\n")
+    with pytest.raises(DataError, match=r"empty in row 2 \(line 3\)"):
+        load_examples(f)
+
+
+def test_row_with_extra_field_is_an_error_not_a_shifted_index(tmp_path):
+    f = write(tmp_path / "d.csv", "text,label\ngood, really good,b\nbad,a\nok,c\n")
+    with pytest.raises(DataError, match=r"d.csv.*line 2 has 3 fields where the header has 2"):
+        load_examples(f)
+
+
+def test_row_with_missing_field_is_an_error_not_padded(tmp_path):
+    f = write(tmp_path / "d.csv", "id,text\n1,good\n2\n3,fine\n")
+    with pytest.raises(DataError, match=r"d.csv.*line 3 has 1 fields where the header has 2"):
+        load_examples(f, require_labels=False)
+
+
+def test_one_column_csv_with_semicolons_is_not_split(tmp_path):
+    f = write(tmp_path / "d.csv", "text\nhello; world\nfoo; bar\nbaz; qux\n")
+    ex = load_examples(f, require_labels=False)
+    assert ex.texts == ["hello; world", "foo; bar", "baz; qux"]

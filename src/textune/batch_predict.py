@@ -5,7 +5,8 @@ Three layers, each usable on its own:
 - `load_predictor(path, backend)`: one object with `predict_proba(texts, pairs)`, `labels`,
   `is_pair_`, `info`, for a saved model (torch) or an ONNX export (onnxruntime only).
 - `predict_frame(df, predictor, ...)`: a pandas (or pyarrow) batch in, the same rows out with
-  `label` and `proba_<label>` columns. Plain batch -> batch, so it runs unchanged in
+  `label` and `proba_<label>` columns (`predicted_label`, `predicted_proba_<label>` when the
+  input already has such a column). Plain batch -> batch, so it runs unchanged in
   Ray Data and Spark:
 
       # Ray Data: one model per actor, batches streamed through it
@@ -19,6 +20,8 @@ Three layers, each usable on its own:
 
 - `stream_predict(path, output, predictor)`: reads CSV/TSV/JSONL/Parquet in chunks, writes
   JSON Lines (`label`, `probabilities`) to a temporary file renamed into place at the end.
+  Output line k belongs to input row k: no row is skipped (a blank line in a one-column file
+  is an empty text, an error naming its line), and a label column in the input is ignored.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from .data import (DataError, csv_dialect, csv_parse_error, from_frame, jsonl_record,
-                   read_table)
+from .data import (DataError, csv_dialect, csv_frames, file_kind, from_frame, html_entities,
+                   jsonl_record, read_table)
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,11 @@ def predict_frame(batch: Any, predictor, *, text_column: str = "text",
     """Batch in, batch out: the input rows plus `label` and one `proba_<label>` per class.
 
     Accepts a pandas DataFrame or a pyarrow Table/RecordBatch and returns the same kind.
+    Input columns are never overwritten: when the input already has a column of those names
+    (labelled data has `label`), the outputs are `predicted_label` and
+    `predicted_proba_<label>` instead (a DataError if those exist too). A missing (None/NaN),
+    non-text or blank text is a DataError naming the row and the column, never a prediction
+    for the string "nan".
     """
     arrow = not isinstance(batch, pd.DataFrame)
     df = batch.to_pandas() if arrow else batch
@@ -103,13 +111,14 @@ def predict_frame(batch: Any, predictor, *, text_column: str = "text",
     if bool(pairs is not None) != bool(predictor.is_pair_):
         want = "a text pair column" if predictor.is_pair_ else "single texts"
         raise DataError(f"this model was trained on {want}; set text_pair_column accordingly.")
-    proba = predictor.predict_proba(texts, pairs) if len(texts) else \
-        np.zeros((0, len(predictor.labels)), np.float32)
-    out = df.copy() if keep_columns else pd.DataFrame(index=df.index)
     labels = predictor.labels
-    out["label"] = [labels[i] for i in proba.argmax(axis=1)] if len(texts) else []
-    for j, lab in enumerate(labels):
-        out[f"proba_{lab}"] = proba[:, j]
+    names = output_columns(labels, df.columns if keep_columns else ())
+    proba = predictor.predict_proba(texts, pairs) if len(texts) else \
+        np.zeros((0, len(labels)), np.float32)
+    out = df.copy() if keep_columns else pd.DataFrame(index=df.index)
+    out[names[0]] = [labels[i] for i in proba.argmax(axis=1)] if len(texts) else []
+    for j, name in enumerate(names[1:]):
+        out[name] = proba[:, j]
     if arrow:
         import pyarrow as pa
 
@@ -117,10 +126,35 @@ def predict_frame(batch: Any, predictor, *, text_column: str = "text",
     return out
 
 
+def output_columns(labels: list, existing: Any = ()) -> list[str]:
+    """[label column, one probability column per class], named so that none of `existing`
+    is overwritten."""
+    plain = ["label"] + [f"proba_{c}" for c in labels]
+    taken = {str(c) for c in existing}
+    if not taken & set(plain):
+        return plain
+    prefixed = [f"predicted_{n}" for n in plain]
+    if taken & set(prefixed):
+        raise DataError(f"the batch already has columns {sorted(taken & set(plain + prefixed))};"
+                        " predictions would overwrite them. Rename or drop them, or pass "
+                        "keep_columns=False.")
+    return prefixed
+
+
 def _column(df: pd.DataFrame, name: str) -> list[str]:
+    """The texts of one column, or an error naming the rows that hold no text."""
     if name not in df.columns:
         raise DataError(f"batch has no column '{name}'; columns are {list(df.columns)}.")
-    return ["" if v is None else str(v) for v in df[name].tolist()]
+    values = df[name].tolist()
+    bad = [i for i, v in enumerate(values) if not isinstance(v, str) or not v.strip()]
+    if bad:
+        index = df.index.tolist()
+        where = ", ".join(f"row {i + 1} (index {index[i]!r}: {values[i]!r})" for i in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise DataError(f"batch column '{name}' holds no text in {where}{more}; every row "
+                        "needs a non-empty string (missing values are not classified). Fill "
+                        "in or drop those rows.")
+    return values
 
 
 class BatchPredictor:
@@ -141,10 +175,14 @@ class BatchPredictor:
 
 def stream_predict(path: str | os.PathLike, output: str | os.PathLike, predictor, *,
                    text_column: str | None = None, text_pair_column: str | None = None,
-                   chunk_size: int = 10_000, progress: bool = False) -> int:
+                   chunk_size: int = 10_000, progress: bool = False, quoting: str = "auto",
+                   unescape_html: bool = False) -> int:
     """Classify every row of `path` chunk by chunk; write JSON Lines atomically; return rows.
 
-    Memory holds one chunk of inputs and its probabilities, whatever the file size.
+    Memory holds one chunk of inputs and its probabilities, whatever the file size. Output
+    line k is input row k; an empty text anywhere is an error naming its line (nothing is
+    written then). Label columns are ignored, blanks and all. `quoting` and `unescape_html`
+    read the file as `load_examples` does.
     """
     from tqdm.auto import tqdm
 
@@ -157,10 +195,12 @@ def stream_predict(path: str | os.PathLike, output: str | os.PathLike, predictor
     bar = tqdm(total=_count_rows(path), desc="predicting", unit="row", disable=not progress)
     try:
         with open(tmp, "w", encoding="utf-8") as f:
-            for df, first_line in read_chunks(path, chunk_size):
-                ex = from_frame(df, str(path), first_line=first_line, text_column=text_col,
+            for df, lines, offset in read_chunks(path, chunk_size, quoting=quoting,
+                                                 unescape_html=unescape_html):
+                ex = from_frame(df, str(path), first_line=None, lines=lines,
+                                row_offset=offset, text_column=text_col,
                                 text_pair_column=pair_col, label_column=None,
-                                require_labels=False)
+                                require_labels=False, read_labels=False)
                 text_col, pair_col = ex.columns["text"], ex.columns["pair"] or None
                 if ex.is_pair != predictor.is_pair_:
                     want = "(text, text_pair) rows" if predictor.is_pair_ else "single texts"
@@ -183,30 +223,48 @@ def stream_predict(path: str | os.PathLike, output: str | os.PathLike, predictor
     return n
 
 
-def read_chunks(path: Path, chunk_size: int) -> Iterator[tuple[pd.DataFrame, int | None]]:
-    """(frame, file line of its first row) per chunk, strings as written in the file."""
-    if not path.is_file():
-        read_table(path)  # raises the standard 'no such file' / 'is a folder' error
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
+def read_chunks(path: Path, chunk_size: int, *, quoting: str = "auto",
+                unescape_html: bool = False
+                ) -> Iterator[tuple[pd.DataFrame, list[int] | None, int]]:
+    """(frame, file line of each row or None, rows before it) per chunk, strings as written.
 
-        try:
-            pf = pq.ParquetFile(path)
-        except Exception as e:  # noqa: BLE001 - pyarrow raises many types
-            raise DataError(f"{path}: not a readable Parquet file ({e}).") from e
-        done = 0
-        for batch in pf.iter_batches(batch_size=chunk_size):
-            yield batch.to_pandas(), done + 1
-            done += batch.num_rows
-    elif suffix in (".jsonl", ".ndjson"):
-        yield from _jsonl_chunks(path, chunk_size)
-    elif suffix in (".csv", ".tsv", ".txt"):
-        yield from _csv_chunks(path, chunk_size)
-    else:  # .json arrays, .gz, ...: not streamable, read whole
-        df, first = read_table(path)
-        for start in range(0, len(df), chunk_size):
-            yield df.iloc[start:start + chunk_size].reset_index(drop=True), first + start
+    Reads exactly what `read_table` reads, row for row (the same dialect choice, from a scan
+    of the whole file), without holding the file in memory.
+    """
+    kind = file_kind(path)
+    if path.suffix.lower() == ".gz" or kind not in (".parquet", ".pq", ".jsonl", ".ndjson",
+                                                    ".csv", ".tsv", ".txt"):
+        yield from _whole_file_chunks(path, chunk_size, quoting, unescape_html)  # .json, .gz
+        return
+    if kind in (".parquet", ".pq"):
+        chunks = _parquet_chunks(path, chunk_size)
+    elif kind in (".jsonl", ".ndjson"):
+        chunks = _jsonl_chunks(path, chunk_size)
+    else:
+        chunks = _csv_chunks(path, chunk_size, quoting)
+    seen: set = set()
+    done = 0
+    for df, lines in chunks:
+        yield html_entities(df, str(path), unescape_html, seen), lines, done
+        done += len(df)
+
+
+def _whole_file_chunks(path: Path, chunk_size: int, quoting: str, unescape_html: bool):
+    df, lines = read_table(path, quoting=quoting, unescape_html=unescape_html)
+    for start in range(0, max(len(df), 1), chunk_size):
+        yield (df.iloc[start:start + chunk_size].reset_index(drop=True),
+               None if lines is None else lines[start:start + chunk_size], start)
+
+
+def _parquet_chunks(path: Path, chunk_size: int):
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow raises many types
+        raise DataError(f"{path}: not a readable Parquet file ({e}).") from e
+    for batch in pf.iter_batches(batch_size=chunk_size):
+        yield batch.to_pandas(), None
 
 
 def _encoding(path: Path) -> str:
@@ -222,44 +280,42 @@ def _encoding(path: Path) -> str:
                             "it as UTF-8 if characters look wrong.", path, offset + e.start)
                 return "latin-1"
             offset += len(block)
+    try:
+        dec.decode(b"", final=True)
+    except UnicodeDecodeError:
+        log.warning("%s is not valid UTF-8 (it ends mid-character); reading it as latin-1.",
+                    path)
+        return "latin-1"
     return "utf-8-sig"
 
 
-def _csv_chunks(path: Path, chunk_size: int):
+def _csv_chunks(path: Path, chunk_size: int, quoting: str):
     enc = _encoding(path)
-    with open(path, encoding=enc, newline="") as f:
-        head = f.read(1 << 16)
-    if not head.strip():
-        raise DataError(f"{path}: the file is empty.")
-    delimiter, quoting = csv_dialect(path, head)
-    line = 2
-    try:
-        reader = pd.read_csv(path, sep=delimiter, quoting=quoting, dtype=str, encoding=enc,
-                             keep_default_na=False, na_filter=False, engine="python",
-                             chunksize=chunk_size)
-        for df in reader:
-            yield df, line
-            line += len(df)
-    except (pd.errors.ParserError, csv.Error) as e:
-        raise csv_parse_error(path, delimiter, e) from e
+
+    def open_text():
+        return open(path, encoding=enc, newline="")
+
+    delimiter, quote_mode = csv_dialect(path, open_text, quoting)
+    with open_text() as f:
+        yield from csv_frames(f, path, delimiter, quote_mode, chunk_size=chunk_size)
 
 
 def _jsonl_chunks(path: Path, chunk_size: int):
+    """Records split on '\\n' only (newline="\\n"), as the whole-file reader splits them."""
     records: list[dict] = []
-    first = 1
-    with open(path, encoding=_encoding(path)) as f:
+    lines: list[int] = []
+    with open(path, encoding=_encoding(path), newline="\n") as f:
         for lineno, line in enumerate(f, 1):
             obj = jsonl_record(line, lineno, path)
             if obj is None:
                 continue
-            if not records:
-                first = lineno
             records.append(obj)
+            lines.append(lineno)
             if len(records) >= chunk_size:
-                yield pd.DataFrame.from_records(records), first
-                records = []
+                yield pd.DataFrame.from_records(records), lines
+                records, lines = [], []
     if records:
-        yield pd.DataFrame.from_records(records), first
+        yield pd.DataFrame.from_records(records), lines
 
 
 def _count_rows(path: Path) -> int | None:

@@ -36,6 +36,14 @@ PairCol = typer.Option(None, "--text-pair-column", help="Second text column for 
                        "Example: --text-pair-column '#2 String'")
 LabelCol = typer.Option(None, "--label-column", help="Column with the label (auto-detected: "
                         "label, class, category, ...). Example: --label-column Quality")
+QuotingOpt = typer.Option("auto", "--quoting", help="How quote characters in CSV/TSV files "
+                          "are read. auto: decided per file from how each reading fits, and "
+                          "logged; csv: \"...\" encloses a field (which may hold separators "
+                          "and line breaks, \"\" is a quote); none: quotes are plain text (as "
+                          "in the MRPC and SST-2 TSVs). Example: --quoting csv")
+UnescapeOpt = typer.Option(False, "--unescape-html", help="Decode HTML entities such as "
+                           "&#039; and &amp; in the data (by default they are kept as written "
+                           "and their presence is logged). Example: --unescape-html")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Only warnings and errors; no progress bars "
                         "(for scripts). Example: --quiet")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object with the results as the "
@@ -155,6 +163,8 @@ def train(
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Token limit per text "
                                              "(default: the backbone's, 256 for MiniLM). "
                                              "Example: --max-length 128"),
+    quoting: str = QuotingOpt,
+    unescape_html: bool = UnescapeOpt,
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
 ):
@@ -169,7 +179,8 @@ def train(
 
     try:
         ex = load_examples(data, text_column=text_column, text_pair_column=text_pair_column,
-                           label_column=label_column)
+                           label_column=label_column, quoting=quoting,
+                           unescape_html=unescape_html)
         ex.require_labels()
         if shots is not None:
             ex = sample_per_class(ex, shots, seed)
@@ -218,6 +229,8 @@ def evaluate(
     text_column: Optional[str] = TextCol,
     text_pair_column: Optional[str] = PairCol,
     label_column: Optional[str] = LabelCol,
+    quoting: str = QuotingOpt,
+    unescape_html: bool = UnescapeOpt,
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
 ):
@@ -234,7 +247,8 @@ def evaluate(
         clf = TextClassifier.load(model_dir)
         clf.show_progress = progress
         ex = load_examples(data, text_column=text_column, text_pair_column=text_pair_column,
-                           label_column=label_column)
+                           label_column=label_column, quoting=quoting,
+                           unescape_html=unescape_html)
         metrics = clf.evaluate(ex)
     except (DataError, FileNotFoundError, ValueError) as e:
         _fail(e)
@@ -261,11 +275,15 @@ def predict(
     chunk_size: int = typer.Option(10_000, "--chunk-size", min=1, help="Rows read, predicted "
                                    "and written per chunk (bounds memory). Example: "
                                    "--chunk-size 50000"),
+    quoting: str = QuotingOpt,
+    unescape_html: bool = UnescapeOpt,
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
 ):
     """Classify every row of a file and write labels + probabilities as JSON Lines.
 
+    Output line k belongs to input row k: no row is skipped, and an empty text (a blank line
+    in a one-column file too) stops with an error naming its line. Label columns are ignored.
     Inputs are sorted by length and batched by token budget, using every core.
     Example: textune predict my-model --data new.csv --output predictions.jsonl
     """
@@ -281,7 +299,7 @@ def predict(
         t0 = time.perf_counter()
         n = stream_predict(data, output, predictor, text_column=text_column,
                            text_pair_column=text_pair_column, chunk_size=chunk_size,
-                           progress=progress)
+                           progress=progress, quoting=quoting, unescape_html=unescape_html)
         seconds = time.perf_counter() - t0
     except (DataError, FileNotFoundError, ValueError) as e:
         _fail(e)
@@ -447,6 +465,8 @@ def compare(
     label_names: Optional[str] = typer.Option(None, "--label-names", help="Words for the "
                                               "labels in zero-shot templates. Example: "
                                               "--label-names 0=negative,1=positive"),
+    quoting: str = QuotingOpt,
+    unescape_html: bool = UnescapeOpt,
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
 ):
@@ -473,16 +493,18 @@ def compare(
              ("--methods", methods), ("--shots", shots), ("--seeds", seeds), ("--model", model),
              ("--steps", steps), ("--epochs", epochs), ("--max-length", max_length),
              *[("--template", t) for t in template or []], ("--label-names", label_names),
-             ("--output", output)]
+             ("--quoting", None if quoting == "auto" else quoting), ("--output", output)]
     command = "textune compare " + " ".join(f"{k} {shlex.quote(str(v))}" for k, v in given
                                             if v is not None)
+    if unescape_html:
+        command += " --unescape-html"
     try:
         method_list = parse_methods(methods)
         check_methods(method_list)
         shot_list, seed_list = parse_shots(shots), parse_seeds(seeds)
         names = parse_label_names(label_names)
         cols = dict(text_column=text_column, text_pair_column=text_pair_column,
-                    label_column=label_column)
+                    label_column=label_column, quoting=quoting, unescape_html=unescape_html)
         train = load_examples(data, **cols)
         test = load_examples(eval_data, **cols)
         params = {"model": model, "steps": steps, "epochs": epochs, "max_length": max_length}

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import csv
 import difflib
+import gzip
+import html
 import io
+import itertools
 import json
 import logging
 import math
@@ -17,7 +20,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence, TextIO
 
 import pandas as pd
 
@@ -51,6 +54,8 @@ class Examples:
     source: str = "<data>"
     first_line: int | None = None  # file line of the first data row, for messages
     columns: dict[str, str] = field(default_factory=dict)  # role -> column name, for messages
+    lines: list[int] | None = None  # file line of each row (quoted rows can span lines)
+    row_offset: int = 0  # rows before this chunk of a streamed file, for messages
 
     def __post_init__(self) -> None:
         n = len(self.texts)
@@ -74,7 +79,13 @@ class Examples:
 
     def where(self, i: int) -> str:
         """Human location of row i (0-based) for error messages."""
-        line = f" (line {i + self.first_line})" if self.first_line is not None else ""
+        if self.lines is not None:
+            line = f" (line {self.lines[i]})"
+        elif self.first_line is not None:
+            line = f" (line {i + self.first_line})"
+        else:
+            line = ""
+        i += self.row_offset
         return f"row {i + 1}{line}"
 
     def subset(self, idx: Sequence[int]) -> "Examples":
@@ -136,27 +147,31 @@ class Examples:
 
 def load_examples(source: Any, *, text_column: str | None = None,
                   text_pair_column: str | None = None, label_column: str | None = None,
-                  require_labels: bool = True) -> Examples:
+                  require_labels: bool = True, quoting: str = "auto",
+                  unescape_html: bool = False) -> Examples:
     """Read a file path, DataFrame or `datasets.Dataset` into validated `Examples`.
 
     Columns are detected by name (text/sentence/content..., label/class/...) or, failing that,
     by content; name them to override. Set `require_labels=False` for prediction inputs.
+    `quoting` ("auto", "csv", "none") says how quote characters in CSV/TSV files are read;
+    auto decides per file and logs why. `unescape_html` decodes entities such as &#039;.
     """
     if isinstance(source, Examples):
         return source
+    lines = None
     if isinstance(source, (str, Path)):
         path = Path(source)
-        df, first_line = read_table(path)
+        df, lines = read_table(path, quoting=quoting, unescape_html=unescape_html)
         name = str(path)
     elif isinstance(source, pd.DataFrame):
-        df, first_line, name = source, None, "<DataFrame>"
+        df, name = source, "<DataFrame>"
     elif _is_hf_dataset(source):
-        df, first_line, name = source.to_pandas(), None, "<datasets.Dataset>"
+        df, name = source.to_pandas(), "<datasets.Dataset>"
     else:
         raise DataError(f"cannot read data from a {type(source).__name__}; pass a file path "
                         "(CSV, TSV, JSONL, Parquet), a pandas DataFrame, a datasets.Dataset, or "
                         "use Examples(texts=..., labels=...) for Python lists.")
-    return from_frame(df, name, first_line=first_line, text_column=text_column,
+    return from_frame(df, name, first_line=None, lines=lines, text_column=text_column,
                       text_pair_column=text_pair_column, label_column=label_column,
                       require_labels=require_labels)
 
@@ -245,60 +260,257 @@ def from_lists(texts: Sequence[Any], labels: Sequence[Any] | None = None,
 # --------------------------------------------------------------------------------------------
 # Files
 
+QUOTING_CHOICES = ("auto", "none", "csv")
+_QUOTING = {"none": csv.QUOTE_NONE, "csv": csv.QUOTE_MINIMAL}
+_QUOTING_NAME = {v: k for k, v in _QUOTING.items()}
+SNIFF_CHARS = 1 << 16  # the delimiter is guessed from this much text; quoting from all of it
+_WHOLE_QUOTED = re.compile(r'"(?:[^"]|"")*"', re.S)
+_HTML_ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});")
+_BOMS = ("\ufeff", "\u00ef\u00bb\u00bf")  # a UTF-8 BOM, decoded as UTF-8 or as latin-1
 
-def read_table(path: Path) -> tuple[pd.DataFrame, int]:
-    """Read CSV/TSV/JSONL/JSON/Parquet as strings-as-written; return (frame, first data line)."""
+OpenText = Callable[[], TextIO]  # reopens the decoded file at its start, with newline=""
+
+
+def read_table(path: Path, *, quoting: str = "auto",
+               unescape_html: bool = False) -> tuple[pd.DataFrame, list[int] | None]:
+    """Read CSV/TSV/JSONL/JSON/Parquet as strings-as-written.
+
+    Returns (frame, lines): lines[i] is the file line where row i starts (None for Parquet
+    and JSON arrays). No row is ever skipped: a blank line of a one-column file is an empty
+    text, which validation reports by its line.
+    """
+    kind = file_kind(path)
+    if kind in (".parquet", ".pq"):
+        try:
+            df, lines = pd.read_parquet(path), None
+        except Exception as e:  # pyarrow raises many types; all mean "not a readable parquet"
+            raise DataError(f"{path}: not a readable Parquet file ({e}).") from e
+    else:
+        text = _decode(path)
+        if kind in (".jsonl", ".ndjson"):
+            df, lines = _read_jsonl(text, path)
+        elif kind == ".json" and text.lstrip().startswith("["):
+            df, lines = _read_json_array(text, path), None
+        elif kind == ".json":
+            df, lines = _read_jsonl(text, path)
+        else:
+            df, lines = _read_delimited(lambda: io.StringIO(text, newline=""), path, quoting)
+    return html_entities(df, str(path), unescape_html), lines
+
+
+def file_kind(path: Path) -> str:
+    """The format suffix (".csv", ".jsonl", ...; ".gz" looked through), or a clear error."""
     if not path.exists():
         raise DataError(f"{path}: no such file. Check the path (relative paths start at "
                         f"{Path.cwd()}).")
     if path.is_dir():
         raise DataError(f"{path}: is a folder; pass a CSV, TSV, JSONL or Parquet file.")
-    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        try:
-            return pd.read_parquet(path), 1
-        except Exception as e:  # pyarrow raises many types; all mean "not a readable parquet"
-            raise DataError(f"{path}: not a readable Parquet file ({e}).") from e
-    text = _decode(path)
-    if suffix in (".jsonl", ".ndjson"):
-        return _read_jsonl(text, path), 1
-    if suffix == ".json":
-        stripped = text.lstrip()
-        if stripped.startswith("["):
-            try:
-                return pd.DataFrame(json.loads(text)), 1
-            except (json.JSONDecodeError, ValueError) as e:
-                raise DataError(f"{path}: not valid JSON ({e}). Use a list of objects or "
-                                "JSON Lines (one object per line).") from e
-        return _read_jsonl(text, path), 1
-    if not text.strip():
-        raise DataError(f"{path}: the file is empty.")
-    delimiter, quoting = csv_dialect(path, text)
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes.pop()
+    return suffixes[-1] if suffixes else ""
+
+
+def _read_json_array(text: str, path: Path) -> pd.DataFrame:
     try:
-        df = pd.read_csv(io.StringIO(text), sep=delimiter, quoting=quoting, dtype=str,
-                         keep_default_na=False, na_filter=False, engine="python")
-    except (pd.errors.ParserError, csv.Error) as e:
-        raise csv_parse_error(path, delimiter, e) from e
-    return df, 2
+        return pd.DataFrame(json.loads(text))
+    except (json.JSONDecodeError, ValueError) as e:
+        raise DataError(f"{path}: not valid JSON ({e}). Use a list of objects or "
+                        "JSON Lines (one object per line).") from e
 
 
-def csv_dialect(path: Path, head: str) -> tuple[str, int]:
-    """(delimiter, quoting) for a delimited file, from its suffix or its first lines."""
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(head)
-    # Tab-separated files are written without CSV quoting; honouring quotes there silently
-    # merges rows that contain a stray '"' (MRPC loses 114 of 4,080 rows that way).
-    return delimiter, csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+def _read_delimited(open_text: OpenText, path: Path,
+                    quoting: str) -> tuple[pd.DataFrame, list[int]]:
+    delimiter, quote_mode = csv_dialect(path, open_text, quoting)
+    with open_text() as f:
+        return next(csv_frames(f, path, delimiter, quote_mode, chunk_size=None))
 
 
-def csv_parse_error(path: Path, delimiter: str, e: Exception) -> DataError:
+def csv_dialect(path: Path, open_text: OpenText, quoting: str = "auto") -> tuple[str, int]:
+    """(delimiter, csv quoting constant) for a delimited file.
+
+    The delimiter comes from the suffix (.tsv) or the first lines. With quoting="auto" the
+    whole file is parsed both ways, with quotes as CSV quoting and as plain text, and the
+    reading that fits is kept (see `_choose_quoting`); the choice and why are logged.
+    """
+    if quoting not in QUOTING_CHOICES:
+        raise DataError(f"unknown quoting '{quoting}'; choose one of {list(QUOTING_CHOICES)}.")
+    with open_text() as f:
+        head = f.read(SNIFF_CHARS)
+        truncated = bool(f.read(1))
+    if not head.strip():
+        raise DataError(f"{path}: the file is empty.")
+    delimiter = "\t" if file_kind(path) == ".tsv" else _sniff_delimiter(head, truncated)
+    if quoting != "auto":
+        return delimiter, _QUOTING[quoting]
+    with open_text() as f:
+        literal = _scan(f, delimiter, csv.QUOTE_NONE)
+    with open_text() as f:
+        quoted = _scan(f, delimiter, csv.QUOTE_MINIMAL)
+    choice, why = _choose_quoting(literal, quoted, delimiter)
+    log.info("%s: reading quotes with --quoting %s: %s.", path, choice, why)
+    return delimiter, _QUOTING[choice]
+
+
+@dataclass
+class _Scan:
+    """How well one quoting mode reads a file."""
+
+    ok: bool = True  # parsed, and every row has the header's field count
+    problem: str = ""  # why not, for the log
+    quote_starts: int = 0  # fields beginning with '"' (counted when quotes are plain text)
+    quotes_whole: bool = True  # ... and each of them is one whole CSV-quoted field
+
+
+def _scan(f: TextIO, delimiter: str, quoting: int) -> _Scan:
+    """Read the whole file once in one quoting mode, keeping only the evidence."""
+    scan = _Scan()
+    reader = csv.reader(f, delimiter=delimiter, quoting=quoting, strict=True)
+    width = None
+    try:
+        for fields in reader:
+            if width is None:
+                width = len(fields)
+            elif fields and len(fields) != width:
+                scan.ok, scan.problem = False, (f"line {reader.line_num} has {len(fields)} "
+                                                f"fields where the header has {width}")
+                return scan
+            if quoting == csv.QUOTE_NONE:
+                for value in fields:
+                    if value[:1] == '"':
+                        scan.quote_starts += 1
+                        if scan.quotes_whole and not _WHOLE_QUOTED.fullmatch(value):
+                            scan.quotes_whole = False
+    except csv.Error as e:
+        scan.ok, scan.problem = False, f"line {reader.line_num}: {e}"
+    return scan
+
+
+def _choose_quoting(literal: _Scan, quoted: _Scan, delimiter: str) -> tuple[str, str]:
+    """Pick 'csv' or 'none' from how each reading fits; (choice, reason for the log).
+
+    Quotes only matter where a field starts with one. CSV quoting wins when it reads every
+    row with the header's field count and either reading quotes as text does not, or every
+    quote-started field is a whole quoted field ("...", inner quotes doubled), as a CSV
+    writer makes them. Otherwise quotes are text (MRPC's stray '"' must never merge rows).
+    """
+    default = "none" if delimiter == "\t" else "csv"
+    if not literal.quote_starts:
+        return default, "no field starts with a quote, so both readings agree"
+    if quoted.ok and not literal.ok:
+        return "csv", f"quoted fields hold separators or line breaks ({literal.problem} " \
+                      "if quotes were plain text)"
+    if quoted.ok and literal.quotes_whole:
+        return "csv", f"all {literal.quote_starts} fields that start with a quote are whole " \
+                      "CSV-quoted fields"
+    if literal.ok:
+        reason = quoted.problem or "some quote-started fields are not whole quoted fields"
+        return "none", f"quotes are plain text ({reason} if read as CSV quoting)"
+    return default, f"neither reading fits ({literal.problem} as plain text; {quoted.problem} " \
+                    "with CSV quoting)"
+
+
+def csv_frames(f: TextIO, path: Path, delimiter: str, quoting: int, *,
+               chunk_size: int | None) -> Iterator[tuple[pd.DataFrame, list[int]]]:
+    """(frame, file line of each row) per chunk of `chunk_size` rows (None: one frame).
+
+    Every record becomes a row; a blank line is a row of empty cells (an empty text, which
+    validation reports), and a row whose field count differs from the header's is an error
+    naming its line: nothing is dropped, merged or padded silently.
+    """
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
+    reader = csv.reader(f, delimiter=delimiter, quoting=quoting, strict=True)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    emitted = False
+    try:
+        header = next(reader, None)
+        if not header:
+            raise DataError(f"{path}: line 1 is blank; the first line must be the header (the "
+                            "column names)." if header == [] else f"{path}: the file is empty.")
+        columns = _header_names(header)
+        width = len(columns)
+        start = reader.line_num + 1
+        for fields in reader:
+            if not fields:
+                fields = [""] * width
+            elif len(fields) != width:
+                raise csv_parse_error(path, delimiter, f"line {start} has {len(fields)} "
+                                      f"fields where the header has {width}", quoting)
+            rows.append(fields)
+            lines.append(start)
+            start = reader.line_num + 1
+            if chunk_size is not None and len(rows) >= chunk_size:
+                yield pd.DataFrame(rows, columns=columns, dtype=object), lines
+                rows, lines, emitted = [], [], True
+    except csv.Error as e:
+        raise csv_parse_error(path, delimiter, f"line {reader.line_num}: {e}", quoting) from e
+    if rows or not emitted:
+        yield pd.DataFrame(rows, columns=columns, dtype=object), lines
+
+
+def _header_names(header: list[str]) -> list[str]:
+    """Column names as pandas would make them: BOM removed, blanks and repeats renamed."""
+    names = list(header)
+    for bom in _BOMS:
+        names[0] = names[0].removeprefix(bom)
+    out: list[str] = []
+    for j, name in enumerate(names):
+        name = base = name or f"Unnamed: {j}"
+        k = 0
+        while name in out:
+            k += 1
+            name = f"{base}.{k}"
+        out.append(name)
+    return out
+
+
+def csv_parse_error(path: Path, delimiter: str, e: Exception | str,
+                    quoting: int | None = None) -> DataError:
     tsv = delimiter == "\t"
+    hint = ""
+    if quoting is not None:
+        other = "none" if quoting == csv.QUOTE_MINIMAL else "csv"
+        hint = (f" It was read with --quoting {_QUOTING_NAME.get(quoting, '?')}; if quote "
+                f"characters are {'plain text' if other == 'none' else 'CSV quoting'} in "
+                f"this file, pass --quoting {other}.")
     return DataError(f"{path}: could not parse as {'TSV' if tsv else 'CSV'} ({e}). Check that "
                      f"every row has the same number of {'tabs' if tsv else 'separators'} as "
-                     "the header.")
+                     f"the header.{hint}")
+
+
+def html_entities(df: pd.DataFrame, source: str, unescape: bool,
+                  seen: set | None = None) -> pd.DataFrame:
+    """Log HTML entities (&#039;, &amp;) once per source; decode them only when asked.
+
+    They are kept as written by default: a model trained on them predicts on them too.
+    `seen` collects sources already reported (streamed files call this per chunk).
+    """
+    cells = [(j, i) for j, col in enumerate(df.columns) if df[col].dtype == object
+             for i, v in enumerate(df[col].tolist())
+             if isinstance(v, str) and "&" in v and _HTML_ENTITY.search(v)]
+    if not cells:
+        return df
+    if seen is None or source not in seen:
+        j, i = cells[0]
+        example = _HTML_ENTITY.search(df.iat[i, j]).group()
+        log.info("%s: %d cells hold HTML entities (e.g. %s in column '%s'); %s.", source,
+                 len(cells), example, df.columns[j], "decoding them (--unescape-html)"
+                 if unescape else "kept as written; pass --unescape-html to decode them")
+        if seen is not None:
+            seen.add(source)
+    if not unescape:
+        return df
+    df = df.copy()
+    for j, i in cells:
+        df.iat[i, j] = html.unescape(df.iat[i, j])
+    return df
 
 
 def _decode(path: Path) -> str:
     raw = path.read_bytes()
+    if path.suffix.lower() == ".gz":
+        raw = gzip.decompress(raw)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -307,19 +519,48 @@ def _decode(path: Path) -> str:
         return raw.decode("latin-1")
 
 
-def _sniff_delimiter(text: str) -> str:
-    head = "\n".join(text.splitlines()[:50])
+def _sniff_delimiter(head: str, truncated: bool = False) -> str:
+    """The separator that gives the header several fields and every row as many.
+
+    Each of , TAB ; | is tried with quotes as CSV quoting and as plain text; among those that
+    fit, the one giving the most columns wins (ties in that order). A file that no separator
+    fits (one column, or ragged rows) falls back to the first line's most common one.
+    """
+    fits = {}
+    for d in ",\t;|":
+        for quoting in (csv.QUOTE_MINIMAL, csv.QUOTE_NONE):
+            widths = _row_widths(head, d, quoting, truncated)
+            if widths and widths[0] > 1 and len(set(widths)) == 1:
+                fits[d] = widths[0]
+                break
+    if fits:
+        return max(fits, key=lambda d: (fits[d], -",\t;|".index(d)))
+    first = head.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in ",\t;|"}
+    return max(counts, key=counts.get) if max(counts.values()) else ","
+
+
+def _row_widths(head: str, delimiter: str, quoting: int, truncated: bool,
+                limit: int = 200) -> list[int] | None:
+    """Field counts of the first non-blank records of `head`; None if it does not parse."""
+    reader = csv.reader(io.StringIO(head, newline=""), delimiter=delimiter, quoting=quoting,
+                        strict=True)
+    widths: list[int] = []
     try:
-        return csv.Sniffer().sniff(head, delimiters=",\t;|").delimiter
+        for fields in itertools.islice(reader, limit):
+            if fields:
+                widths.append(len(fields))
     except csv.Error:
-        first = head.splitlines()[0]
-        counts = {d: first.count(d) for d in ",\t;|"}
-        return max(counts, key=counts.get) if max(counts.values()) else ","
+        if not truncated:  # a record cut by the end of the sample is not evidence
+            return None
+    if truncated and widths and reader.line_num and len(widths) < limit:
+        widths.pop()
+    return widths
 
 
 def jsonl_record(line: str, lineno: int, path: Path) -> dict | None:
     """One JSON Lines record (None for a blank line), or an error naming the line."""
-    if not line.strip():
+    if not line.strip(" \t\r\n"):
         return None
     try:
         obj = json.loads(line)
@@ -332,12 +573,17 @@ def jsonl_record(line: str, lineno: int, path: Path) -> dict | None:
     return obj
 
 
-def _read_jsonl(text: str, path: Path) -> pd.DataFrame:
-    records = [r for n, line in enumerate(text.splitlines(), 1)
-               if (r := jsonl_record(line, n, path)) is not None]
+def _read_jsonl(text: str, path: Path) -> tuple[pd.DataFrame, list[int]]:
+    """Records split on '\\n' only: U+2028, U+2029 and \\x85 are valid inside JSON strings
+    (str.splitlines would cut the record there)."""
+    records, lines = [], []
+    for n, line in enumerate(text.split("\n"), 1):
+        if (r := jsonl_record(line, n, path)) is not None:
+            records.append(r)
+            lines.append(n)
     if not records:
         raise DataError(f"{path}: the file has no JSON records.")
-    return pd.DataFrame.from_records(records)
+    return pd.DataFrame.from_records(records), lines
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,7 +592,12 @@ def _read_jsonl(text: str, path: Path) -> pd.DataFrame:
 
 def from_frame(df: pd.DataFrame, name: str, *, first_line: int | None,
                text_column: str | None, text_pair_column: str | None,
-               label_column: str | None, require_labels: bool) -> Examples:
+               label_column: str | None, require_labels: bool,
+               lines: list[int] | None = None, row_offset: int = 0,
+               read_labels: bool = True) -> Examples:
+    """Validated `Examples` from a frame. `lines` (file line per row) and `row_offset` (rows
+    in earlier chunks) only make messages exact; `read_labels=False` (prediction) never reads
+    a label column, which is still kept out of the text columns."""
     columns = [str(c) for c in df.columns]
     df = df.copy()
     df.columns = columns
@@ -361,7 +612,10 @@ def from_frame(df: pd.DataFrame, name: str, *, first_line: int | None,
     if label_col is None and require_labels:
         raise DataError(f"{name}: cannot tell which column holds the labels; columns are "
                         f"{columns}. Name it with --label-column (label_column=...).")
-    ex = Examples(texts=[], source=name, first_line=first_line,
+    if not read_labels:
+        label_col = None
+    ex = Examples(texts=[], source=name, first_line=first_line, lines=lines,
+                  row_offset=row_offset,
                   columns={"text": text_col, "label": label_col or "", "pair": pair_col or ""})
     ex.texts = _text_values(df[text_col], text_col, ex)
     if pair_col is not None:
