@@ -1,8 +1,13 @@
 """The HTTP service over real loopback HTTP: a real uvicorn server, a real httpx client."""
 
+import asyncio
+import contextlib
+import gzip
 import json
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,10 +20,47 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 
 from textune.batch_predict import load_predictor  # noqa: E402
-from textune.serve import Limits, bind_socket, create_app, make_server  # noqa: E402
+from textune.serve import (ApiError, Limits, MicroBatcher, bind_socket,  # noqa: E402
+                           create_app, make_server)
 
 KEY = "s3cret-key"
 LIMITS = Limits(max_texts=8, max_chars=200, max_body_bytes=4_000, max_queued_texts=10_000)
+# three topics, string labels in a non-sorted first-seen order
+TOPICS = {"weather": ["heavy rain and strong winds tomorrow", "sunny skies and warm air all week",
+                      "snow and freezing fog overnight", "a thunderstorm warning for the coast",
+                      "mild and cloudy with light showers", "a heatwave with record temperatures"],
+          "cooking": ["simmer the onions in butter until soft", "bake the bread for forty minutes",
+                      "season the soup with salt and pepper", "whisk the eggs with sugar and flour",
+                      "roast the chicken with garlic and lemon", "fry the rice with soy sauce"],
+          "football": ["the striker scored twice in the second half",
+                       "the goalkeeper saved a late penalty", "the club sacked its manager",
+                       "a red card for a reckless tackle", "the league title race goes on",
+                       "the winger crossed for a headed goal"]}
+
+
+@contextlib.contextmanager
+def serving(app, **server_kw):
+    """Run `app` in-process on an ephemeral loopback port until the block ends."""
+    sock = bind_socket("127.0.0.1", 0)
+    srv = make_server(app, log_level="warning", **server_kw)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    else:
+        pytest.fail("server did not become healthy in 60 s")
+    try:
+        yield url
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=30)
+        assert not thread.is_alive()
 
 
 @pytest.fixture(scope="module")
@@ -26,25 +68,38 @@ def server(probe_model):
     """An in-process server on an ephemeral loopback port; stopped at the end."""
     _, path = probe_model
     predictor = load_predictor(path)
-    app = create_app(predictor, api_key=KEY, limits=LIMITS, max_batch=32)
-    sock = bind_socket("127.0.0.1", 0)
-    srv = make_server(app, log_level="warning")
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    else:
-        pytest.fail("server did not become healthy in 30 s")
-    yield url, predictor
-    srv.should_exit = True
-    thread.join(timeout=30)
-    assert not thread.is_alive()
+    with serving(create_app(predictor, api_key=KEY, limits=LIMITS, max_batch=32)) as url:
+        yield url, predictor
+
+
+@pytest.fixture(scope="module")
+def topics(tmp_path_factory):
+    """A 3-topic probe model, saved and loaded back as the service loads it."""
+    from textune import TextClassifier
+
+    texts = [t for rows in zip(*TOPICS.values()) for t in rows]
+    labels = [y for _ in range(6) for y in TOPICS]
+    path = tmp_path_factory.mktemp("models") / "topics"
+    TextClassifier(method="probe").fit(texts, labels).save(path)
+    return load_predictor(path), texts
+
+
+@pytest.fixture()
+def server_logs():
+    """Every record the server's loggers emit (uvicorn's do not propagate to the root)."""
+    records = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append
+    loggers = [logging.getLogger(n) for n in ("", "uvicorn")]  # each record once
+    for lg in loggers:
+        lg.addHandler(handler)
+    textune_log = logging.getLogger("textune")
+    level = textune_log.level
+    textune_log.setLevel(logging.DEBUG)
+    yield records
+    textune_log.setLevel(level)
+    for lg in loggers:
+        lg.removeHandler(handler)
 
 
 @pytest.fixture()
@@ -82,6 +137,7 @@ def test_healthz_model_info_and_docs(client):
     assert info["limits"]["max_texts"] == 8
     spec = client.get("/openapi.json").json()
     assert "/v1/classify" in spec["paths"] and client.get("/docs").status_code == 200
+    assert client.head("/healthz").status_code == 200  # probes that send HEAD
 
 
 @pytest.mark.parametrize("body,status,code", [
@@ -98,6 +154,172 @@ def test_healthz_model_info_and_docs(client):
 def test_bad_requests_are_clear_4xx(client, body, status, code):
     r = client.post("/v1/classify", json=body)
     assert r.status_code == status and error_code(r) == code, r.text
+
+
+@pytest.mark.parametrize("body,where", [
+    ({"texts": ["fine", "also fine", "", "ok"]}, "texts[2]"),
+    ({"texts": ["fine", " \t\n "]}, "texts[1]"),
+    ({"texts": ["\u3000\u00a0"]}, "texts[0]"),  # unicode spaces, as str.strip sees them
+    ({"texts": ["a", "b"], "text_pairs": ["c", "  "]}, "text_pairs[1]"),
+])
+def test_empty_texts_are_refused_like_the_python_api(client, body, where):
+    r = client.post("/v1/classify", json=body)
+    assert r.status_code == 422 and error_code(r) == "empty_text", r.text
+    assert r.json()["error"]["message"].startswith(f"{where} is empty")
+
+
+def test_lone_surrogate_is_a_422_naming_the_text(client):
+    r = client.post("/v1/classify", content=b'{"texts": ["fine", "x \\ud800"]}',
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and error_code(r) == "invalid_text", r.text
+    assert "texts[1]" in r.json()["error"]["message"] and "U+D800" in r.json()["error"]["message"]
+    # a proper surrogate pair is one valid character
+    r = client.post("/v1/classify", content=b'{"texts": ["nice \\ud83d\\ude00"]}')
+    assert r.status_code == 200, r.text
+
+
+def test_poisoned_request_fails_alone_among_concurrent_good_ones(topics):
+    predictor, texts = topics
+    want = [predictor.labels[int(k)] for k in predictor.predict_proba(texts).argmax(axis=1)]
+    poison = b'{"texts": ["the weather is x \\ud800"]}'
+    app = create_app(predictor, api_key=KEY, limits=LIMITS, max_batch=64, max_wait_ms=20)
+    with serving(app) as url:
+        def one(i):
+            if i == 15:
+                r = httpx.post(f"{url}/v1/classify", content=poison, timeout=60,
+                               headers={"X-API-Key": KEY, "Content-Type": "application/json"})
+                return i, r
+            batch = [texts[(i + j) % len(texts)] for j in range(3)]
+            return i, httpx.post(f"{url}/v1/classify", json={"texts": batch}, timeout=60,
+                                 headers={"X-API-Key": KEY})
+
+        with ThreadPoolExecutor(31) as pool:
+            results = list(pool.map(one, range(31)))
+    for i, r in results:
+        if i == 15:
+            assert r.status_code == 422 and error_code(r) == "invalid_text", r.text
+            continue
+        assert r.status_code == 200, (i, r.text)
+        assert [o["label"] for o in r.json()] == [want[(i + j) % len(texts)] for j in range(3)]
+
+
+def test_batcher_reruns_a_failed_batch_request_by_request(topics):
+    """Behind the up-front checks: whatever breaks the model fails only its own request."""
+    predictor, texts = topics
+    want = predictor.predict_proba(texts[:6])
+
+    async def main():
+        batcher = MicroBatcher(predictor.predict_proba, max_batch=64, max_wait_ms=200)
+        await batcher.start()
+        try:
+            good = [batcher.submit([t], None) for t in texts[:6]]
+            bad = batcher.submit(["x \ud800"], None)  # bypasses the service's text checks
+            return await asyncio.gather(*good[:3], bad, *good[3:], return_exceptions=True)
+        finally:
+            await batcher.stop()
+
+    out = asyncio.run(main())
+    bad = out.pop(3)
+    assert isinstance(bad, ApiError) and bad.status == 500, bad
+    assert "TextEncodeInput" not in bad.message  # no tokenizer internals in the answer
+    for got, expect in zip(out, want):
+        assert not isinstance(got, Exception), got
+        assert abs(got[0] - expect).max() < 1e-5
+
+
+def test_deeply_nested_json_gets_the_error_shape(client):
+    for body in (b"[" * 1900 + b"]" * 1900, b'{"texts": ' + b"[" * 1900 + b"]" * 1900 + b"}"):
+        r = client.post("/v1/classify", content=body,
+                        headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and error_code(r) == "malformed_json", r.text[:200]
+        assert "deeply" in r.json()["error"]["message"]
+
+
+def test_docs_and_spec_need_the_key_and_declare_it(server, client):
+    url, predictor = server
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        r = httpx.get(f"{url}{path}")
+        assert r.status_code == 401 and error_code(r) == "missing_api_key", path
+        assert client.get(path).status_code == 200, path
+        assert httpx.get(f"{url}{path}", headers={"X-API-Key": KEY}).status_code == 200
+    spec = client.get("/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"].values()
+    assert {"type": "http", "scheme": "bearer"}.items() <= next(
+        s for s in schemes if s["type"] == "http").items()
+    assert any(s["type"] == "apiKey" and s["in"] == "header" and s["name"] == "X-API-Key"
+               for s in schemes)
+    for path in ("/v1/classify", "/v1/model"):
+        op = next(iter(spec["paths"][path].values()))
+        assert len(op["security"]) == 2, op  # either scheme (OR)
+    assert "security" not in spec["paths"]["/healthz"]["get"]
+    # without a key nothing is declared, and the docs stay open
+    assert "securitySchemes" not in create_app(predictor).openapi().get("components", {})
+
+
+def test_client_disconnect_mid_body_logs_no_traceback(server, client, server_logs):
+    url, _ = server
+    host, port = url.removeprefix("http://").split(":")
+    for _ in range(5):
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nX-API-Key: " +
+                         KEY.encode() + b"\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 1000\r\n\r\n" + b'{"texts": ["half')
+            time.sleep(0.05)
+    time.sleep(0.5)
+    assert client.post("/v1/classify", json={"texts": ["still fine"]}).status_code == 200
+    loud = [r for r in server_logs if r.levelno >= logging.WARNING or r.exc_info]
+    assert not loud, [r.getMessage() for r in loud]
+    assert sum("disconnected" in r.getMessage() for r in server_logs) == 5
+
+
+def test_overload_gets_fast_503_with_retry_after_not_timeouts(topics):
+    predictor, texts = topics
+    long = [" ".join(texts) * 2] * 8
+    limits = Limits(max_texts=8, max_chars=2_000, max_body_bytes=100_000,
+                    max_queued_texts=10_000, max_queue_seconds=0.5)
+    app = create_app(predictor, limits=limits, max_batch=16)
+    with serving(app) as url:
+        def one(_):
+            began = time.monotonic()
+            r = httpx.post(f"{url}/v1/classify", json={"texts": long}, timeout=60)
+            return r, time.monotonic() - began
+
+        with ThreadPoolExecutor(40) as pool:
+            results = list(pool.map(one, range(40)))
+    statuses = [r.status_code for r, _ in results]
+    assert set(statuses) == {200, 503}, statuses
+    refused = [(r, t) for r, t in results if r.status_code == 503]
+    assert all(error_code(r) == "overloaded" and int(r.headers["Retry-After"]) >= 1
+               for r, _ in refused)
+    assert sorted(t for _, t in refused)[len(refused) // 2] < 2.0  # answered at once
+
+
+def test_gzip_bodies_are_decoded_and_bounded(client):
+    body = json.dumps({"texts": ["a wonderful, moving film"]}).encode()
+    plain = client.post("/v1/classify", content=body).json()
+    r = client.post("/v1/classify", content=gzip.compress(body),
+                    headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json() == plain, r.text
+    bomb = gzip.compress(b'{"texts": ["' + b" " * 1_000_000 + b'"]}')  # ~1 kB -> 1 MB
+    assert len(bomb) < LIMITS.max_body_bytes
+    r = client.post("/v1/classify", content=bomb, headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 413 and error_code(r) == "body_too_large", r.text
+    r = client.post("/v1/classify", content=body, headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 400 and error_code(r) == "bad_encoding", r.text
+    r = client.post("/v1/classify", content=body, headers={"Content-Encoding": "br"})
+    assert r.status_code == 415 and error_code(r) == "unsupported_encoding", r.text
+
+
+def test_idle_keep_alive_connections_are_closed(server):
+    _, predictor = server
+    with serving(create_app(predictor), keep_alive_s=1) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+            began = time.monotonic()
+            assert sock.recv(4096) == b""  # the server closed the idle connection
+            assert 0.5 < time.monotonic() - began < 5
 
 
 def test_malformed_json_and_body_limit(client):
@@ -185,10 +407,15 @@ def test_bad_model_dir_fails_at_start(tmp_path):
 
 def test_process_graceful_shutdown_finishes_in_flight(probe_model, tiny_texts):
     _, path = probe_model
-    proc = _start([str(path), "--port", "0", "--quiet"], env={"TEXTUNE_API_KEY": KEY})
+    proc = _start([str(path), "--port", "0", "--quiet", "--max-queue-seconds", "3",
+                   "--max-queued-texts", "500", "--keep-alive", "2"],
+                  env={"TEXTUNE_API_KEY": KEY})
     try:
         addr = _wait_url(proc)
         url = f"http://{addr}"
+        limits = httpx.get(f"{url}/v1/model", headers={"X-API-Key": KEY}, timeout=60).json()
+        assert limits["limits"]["max_queue_seconds"] == 3
+        assert limits["limits"]["max_queued_texts"] == 500
         # long inputs, so that several requests are still being processed at SIGTERM
         texts = [" ".join(tiny_texts[0]) * 3] * 8
 
@@ -211,10 +438,24 @@ def test_process_graceful_shutdown_finishes_in_flight(probe_model, tiny_texts):
         assert set(statuses) <= {200, "refused"}, statuses
         # requests in flight at SIGTERM were answered after it, in full
         assert any(s == 200 and t > stopped_at for s, t in results), results
-        # uvicorn drains, then re-raises the signal: the conventional 'ended by SIGTERM'
-        assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
+        # a clean drain is a clean exit (not 143, 'killed by SIGTERM')
+        assert proc.wait(timeout=60) == 0
         with pytest.raises(httpx.TransportError):
             httpx.get(f"{url}/healthz", timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_process_exits_zero_after_sigint(probe_model):
+    _, path = probe_model
+    proc = _start([str(path), "--port", "0", "--quiet"])
+    try:
+        url = f"http://{_wait_url(proc)}"
+        assert httpx.get(f"{url}/healthz", timeout=60).status_code == 200
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -373,6 +373,15 @@ def serve(
                                        "500000"),
     max_batch: int = typer.Option(128, "--max-batch", min=1, help="Texts per micro-batch "
                                   "combined from concurrent requests. Example: --max-batch 64"),
+    max_queue_seconds: float = typer.Option(5.0, "--max-queue-seconds", min=0.1, help="Latency "
+                                            "budget: queue only as many texts as the measured "
+                                            "throughput finishes in this time (more: 503 with "
+                                            "Retry-After). Example: --max-queue-seconds 2"),
+    max_queued_texts: int = typer.Option(8_192, "--max-queued-texts", min=1, help="Hard cap on "
+                                         "queued texts, whatever the throughput. Example: "
+                                         "--max-queued-texts 4096"),
+    keep_alive: int = typer.Option(5, "--keep-alive", min=1, help="Seconds an idle keep-alive "
+                                   "connection stays open. Example: --keep-alive 30"),
     quiet: bool = QuietOpt,
 ):
     """Serve a model over HTTP: POST /v1/classify, GET /healthz, GET /v1/model, /docs.
@@ -391,8 +400,10 @@ def serve(
     try:
         run(str(model_dir), host=host, port=port, api_key=api_key, backend=backend,
             limits=Limits(max_texts=max_texts, max_chars=max_chars,
-                          max_body_bytes=max_body_bytes),
-            max_batch=max_batch, log_level="warning" if quiet else "info")
+                          max_body_bytes=max_body_bytes, max_queued_texts=max_queued_texts,
+                          max_queue_seconds=max_queue_seconds),
+            max_batch=max_batch, log_level="warning" if quiet else "info",
+            keep_alive_s=keep_alive)
     except (FileNotFoundError, ValueError, OSError) as e:
         _fail(e)
 

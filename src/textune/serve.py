@@ -7,8 +7,12 @@
   queued while the previous batch ran (plus `max_wait_ms` to gather), so throughput grows with
   load instead of requests fighting over the cores.
 - Limits (texts per request, characters per text, body bytes, queued texts) are checked before
-  any model work and answered with 4xx/503 and `{"error": {"code", "message"}}`.
-- Optional API key (`Authorization: Bearer KEY` or `X-API-Key: KEY`), compared in constant time.
+  any model work and answered with 4xx/503 and `{"error": {"code", "message"}}`. Every text is
+  validated up front (non-empty, encodable Unicode), so one bad text fails only its own request.
+- The queue admits only what the measured throughput can finish within `max_queue_seconds`
+  (capped by `max_queued_texts`); beyond that a fast 503 with `Retry-After`, never a timeout.
+- Optional API key (`Authorization: Bearer KEY` or `X-API-Key: KEY`), compared in constant time;
+  it guards everything but `/healthz`, including `/docs`, `/redoc` and `/openapi.json`.
 """
 
 
@@ -17,9 +21,13 @@ import contextlib
 import hmac
 import json
 import logging
+import math
 import os
+import signal
 import socket
 import sys
+import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Optional, Union
@@ -36,35 +44,66 @@ class Limits:
     max_texts: int = 256           # texts per request
     max_chars: int = 10_000        # characters per text (and per text pair)
     max_body_bytes: int = 2_000_000
-    max_queued_texts: int = 8_192  # beyond this the server answers 503 (back-pressure)
+    max_queued_texts: int = 8_192  # hard cap on queued texts; beyond it 503 (back-pressure)
+    max_queue_seconds: float = 5.0  # admit only what measured throughput finishes in this time
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None,
+                 quiet: bool = False):
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers
+        self.quiet = quiet  # expected (a client went away): one INFO line, no response sent
 
 
 # -------------------------------------------------------------------------------- batching
 
 
 class MicroBatcher:
-    """Queue requests; a single worker runs them through the model in combined batches."""
+    """Queue requests; a single worker runs them through the model in combined batches.
+
+    Admission follows a latency budget: `rate` (texts/s, measured at warm-up, then an EWMA of
+    real batches) times `max_queue_seconds` bounds the queued texts, so an overloaded server
+    answers 503 at once instead of letting clients wait past their timeouts.
+    """
+
+    RATE_SMOOTHING = 0.3  # EWMA weight of the newest full batch; smaller ones weigh less
 
     def __init__(self, predict, *, max_batch: int = 128, max_wait_ms: float = 2.0,
-                 max_queued: int = 8192):
+                 max_queued: int = 8192, max_queue_seconds: float = 5.0):
         self.predict = predict
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
         self.max_queued = max_queued
+        self.max_queue_seconds = max_queue_seconds
+        self.rate: float | None = None  # texts per second; None until measured
         self.queued = 0
         self.queue: asyncio.Queue | None = None
         self.task: asyncio.Task | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="textune-model")
 
-    async def start(self) -> None:
+    async def start(self, warm_texts: list[str] | None = None,
+                    warm_pairs: list[str] | None = None) -> None:
+        """Start the worker, after timing a warm-up batch for the first throughput estimate."""
+        if warm_texts:
+            try:
+                await self._warm_up(warm_texts, warm_pairs)
+            except Exception:  # noqa: BLE001 - serve anyway, bounded by the hard cap only
+                log.warning("warm-up failed; the queue is bounded by max_queued_texts only",
+                            exc_info=True)
         self.queue = asyncio.Queue()
         self.task = asyncio.create_task(self._run())
+
+    async def _warm_up(self, texts: list[str], pairs: list[str] | None) -> None:
+        loop = asyncio.get_running_loop()
+        # the first call pays one-time costs; time the second one
+        await loop.run_in_executor(self.executor, self.predict, texts[:1],
+                                   None if pairs is None else pairs[:1])
+        began = time.perf_counter()
+        await loop.run_in_executor(self.executor, self.predict, texts, pairs)
+        self.rate = len(texts) / max(time.perf_counter() - began, 1e-6)
+        log.info("warm-up: about %.0f texts/s; the queue admits %d texts (%.1f s)",
+                 self.rate, self.admission_bound(), self.max_queue_seconds)
 
     async def stop(self) -> None:
         """Finish everything already queued, then stop the worker."""
@@ -74,12 +113,23 @@ class MicroBatcher:
         await self.task
         self.executor.shutdown(wait=True)
 
+    def admission_bound(self) -> int:
+        """Most texts the queue holds: the latency budget's worth, never above the hard cap."""
+        if self.rate is None:
+            return self.max_queued
+        return min(self.max_queued, int(self.rate * self.max_queue_seconds))
+
     async def submit(self, texts: list[str], pairs: list[str] | None) -> np.ndarray:
-        if self.queued + len(texts) > self.max_queued:
-            raise ApiError(503, "overloaded", f"{self.queued} texts are already queued; retry "
-                           "shortly.", headers={"Retry-After": "1"})
+        n = len(texts)
+        # an idle server always takes one request (up to the hard cap), however slow the model
+        over_budget = self.queued > 0 and self.queued + n > self.admission_bound()
+        if over_budget or self.queued + n > self.max_queued:
+            wait = self.queued / self.rate if self.rate else 1.0
+            raise ApiError(503, "overloaded", f"{self.queued} texts are already queued (about "
+                           f"{wait:.1f} s of work); retry shortly.",
+                           headers={"Retry-After": str(max(1, math.ceil(wait)))})
         fut = asyncio.get_running_loop().create_future()
-        self.queued += len(texts)
+        self.queued += n
         await self.queue.put((texts, pairs, fut))
         return await fut
 
@@ -108,15 +158,18 @@ class MicroBatcher:
             await self._process(loop, items)
 
     async def _process(self, loop, items) -> None:
+        """Run a combined batch; if it fails, rerun each request alone so only a bad one fails."""
         texts = [t for it in items for t in it[0]]
-        pairs = None if items[0][1] is None else [p for it in items for p in it[1]]
         try:
-            proba = await loop.run_in_executor(self.executor, self.predict, texts, pairs)
-        except Exception as e:  # noqa: BLE001 - reported to every waiting request
-            log.exception("prediction failed")
-            for *_, fut in items:
-                if not fut.done():
-                    fut.set_exception(ApiError(500, "prediction_failed", str(e)))
+            proba = await self._predict(loop, texts, _pairs(items))
+        except Exception:  # noqa: BLE001 - isolated below
+            if len(items) == 1:
+                self._fail(items[0])
+            else:
+                log.warning("a batch of %d requests failed; retrying each on its own",
+                            len(items))
+                for item in items:
+                    await self._process_one(loop, item)
         else:
             start = 0
             for t, _, fut in items:
@@ -125,6 +178,38 @@ class MicroBatcher:
                 start += len(t)
         finally:
             self.queued -= len(texts)
+
+    async def _process_one(self, loop, item) -> None:
+        texts, pairs, fut = item
+        try:
+            proba = await self._predict(loop, texts, pairs)
+        except Exception:  # noqa: BLE001 - reported to this request only
+            self._fail(item)
+        else:
+            if not fut.done():
+                fut.set_result(proba)
+
+    async def _predict(self, loop, texts, pairs) -> np.ndarray:
+        began = time.perf_counter()
+        proba = await loop.run_in_executor(self.executor, self.predict, texts, pairs)
+        rate = len(texts) / max(time.perf_counter() - began, 1e-6)
+        # a lone text on an idle server says little about the throughput under load
+        a = self.RATE_SMOOTHING * min(1.0, len(texts) / self.max_batch)
+        self.rate = rate if self.rate is None else a * rate + (1 - a) * self.rate
+        return proba
+
+    @staticmethod
+    def _fail(item) -> None:
+        """The model failed on this request alone: log why, answer a generic 500."""
+        texts, _, fut = item
+        log.exception("prediction failed on a request of %d texts", len(texts))
+        if not fut.done():
+            fut.set_exception(ApiError(500, "prediction_failed", "the model failed on these "
+                                       "texts; the server log has the details."))
+
+
+def _pairs(items) -> list[str] | None:
+    return None if items[0][1] is None else [p for it in items for p in it[1]]
 
 
 # -------------------------------------------------------------------------------- app
@@ -135,9 +220,11 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
     """The FastAPI app around a loaded predictor (see `batch_predict.load_predictor`)."""
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
     from fastapi.responses import JSONResponse
     from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
     from starlette.exceptions import HTTPException as StarletteHTTPException
+    from starlette.requests import ClientDisconnect
 
     from . import __version__
 
@@ -166,11 +253,13 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
         error: ErrorBody
 
     batcher = MicroBatcher(lambda t, p: predictor.predict_proba(t, p), max_batch=max_batch,
-                           max_wait_ms=max_wait_ms, max_queued=limits.max_queued_texts)
+                           max_wait_ms=max_wait_ms, max_queued=limits.max_queued_texts,
+                           max_queue_seconds=limits.max_queue_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        await batcher.start()
+        warm = _warm_up_texts(limits.max_chars, min(max_batch, limits.max_texts, 8))
+        await batcher.start(warm, warm if predictor.is_pair_ else None)
         app.state.ready = True
         log.info("model ready: %s labels %s", predictor.info.get("method"), labels)
         try:
@@ -179,7 +268,9 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
             app.state.ready = False
             await batcher.stop()
 
+    # the built-in docs routes cannot check the key: served below instead
     app = FastAPI(title="textune", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url=None,
                   description="Text classification with a textune model. Errors are "
                               '`{"error": {"code": ..., "message": ...}}`.')
     app.state.ready = False
@@ -193,6 +284,8 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
 
     @app.exception_handler(ApiError)
     async def _api_error(_req, e: ApiError):
+        if e.quiet:
+            log.info("%s", e.message)
         return error(e.status, e.code, e.message, e.headers)
 
     @app.exception_handler(StarletteHTTPException)
@@ -202,6 +295,11 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_req, e):
         return error(422, "invalid_request", _describe(e.errors()))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_req, _e):  # the traceback is still logged by the server
+        return error(500, "internal_error", "the server failed on this request; the server "
+                     "log has the details.")
 
     def check_key(request: Request) -> None:
         if key is None:
@@ -219,19 +317,43 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
                            headers={"WWW-Authenticate": "Bearer"})
 
     async def read_body(request: Request) -> bytes:
+        """The body, decoded per Content-Encoding, never more than max_body_bytes either way."""
+        encoding = _content_encoding(request.headers.get("content-encoding"))
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
             raise ApiError(413, "body_too_large", f"request body is {length} bytes; the limit "
                            f"is {limits.max_body_bytes}. Split the texts over several requests.")
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limits.max_body_bytes:
-                raise ApiError(413, "body_too_large", "request body exceeds "
-                               f"{limits.max_body_bytes} bytes. Split the texts over several "
-                               "requests.")
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limits.max_body_bytes:
+                    raise ApiError(413, "body_too_large", "request body exceeds "
+                                   f"{limits.max_body_bytes} bytes. Split the texts over "
+                                   "several requests.")
+        except ClientDisconnect:
+            raise ApiError(400, "client_disconnected", "the client disconnected before "
+                           "sending the whole body.", quiet=True) from None
+        if encoding == "gzip":
+            return _gunzip(bytes(body), limits.max_body_bytes)
         return bytes(body)
 
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_spec(request: Request):
+        check_key(request)
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_docs(request: Request):
+        check_key(request)
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="textune - docs")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc_docs(request: Request):
+        check_key(request)
+        return get_redoc_html(openapi_url="/openapi.json", title="textune - ReDoc")
+
+    @app.head("/healthz", include_in_schema=False)  # probes that send HEAD
     @app.get("/healthz", summary="200 once the model is loaded", responses={503: errors[503]})
     async def healthz():
         if not app.state.ready:
@@ -257,6 +379,9 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ApiError(400, "malformed_json", f"the body is not valid JSON ({e}). Send "
                            '{"texts": ["..."]}.') from None
+        except RecursionError:
+            raise ApiError(400, "malformed_json", "the body nests JSON arrays or objects too "
+                           'deeply. Send {"texts": ["..."]}.') from None
         try:
             req = ClassifyRequest.model_validate(payload)
         except ValidationError as e:
@@ -273,6 +398,8 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
                 raise ApiError(413, "text_too_long", f"{field}[{long[0]}] has "
                                f"{len(values[long[0]])} characters; the limit is "
                                f"{limits.max_chars}. Shorten or split it.")
+        for field, values in (("texts", texts), ("text_pairs", pairs or [])):
+            check_texts(field, values)
         if pairs is not None and len(pairs) != len(texts):
             raise ApiError(422, "pair_length_mismatch", f"{len(texts)} texts but {len(pairs)} "
                            "text_pairs; send one text pair per text.")
@@ -288,7 +415,77 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
                               "probabilities": dict(zip(str_labels, row))}
                              for k, row in zip(top, rows)])
 
+    def openapi_with_security() -> dict:
+        """The generated spec, plus the key's two header spellings so the docs UI can send it."""
+        if app.openapi_schema is None:
+            spec = FastAPI.openapi(app)
+            if key is not None:
+                _declare_api_key(spec)
+        return app.openapi_schema
+
+    app.openapi = openapi_with_security
     return app
+
+
+def check_texts(field: str, values: list[str]) -> None:
+    """Refuse, by index, what the Python API refuses (empty text) and what no tokenizer can
+    encode (lone surrogates: not Unicode text), before the text can reach a shared batch."""
+    for i, text in enumerate(values):
+        if not text.strip():
+            raise ApiError(422, "empty_text", f"{field}[{i}] is empty or only whitespace; send "
+                           "text in every entry (textune never classifies empty text).")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ApiError(422, "invalid_text", f"{field}[{i}] holds U+{ord(text[e.start]):04X} "
+                           f"at character {e.start}, a lone surrogate that is not valid Unicode "
+                           "text; send valid UTF-8 (a surrogate pair escapes one character).") \
+                from None
+
+
+def _declare_api_key(spec: dict) -> None:
+    schemes = spec.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["bearerAuth"] = {"type": "http", "scheme": "bearer",
+                             "description": "Authorization: Bearer KEY"}
+    schemes["apiKeyHeader"] = {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                               "description": "X-API-Key: KEY"}
+    for path, ops in spec.get("paths", {}).items():
+        if path == "/healthz":
+            continue
+        for op in ops.values():
+            op["security"] = [{"bearerAuth": []}, {"apiKeyHeader": []}]  # either one
+
+
+def _content_encoding(header: str | None) -> str:
+    """'identity' or 'gzip'; anything else is a 415 before the body is read."""
+    value = (header or "identity").strip().lower()
+    if value in ("", "identity"):
+        return "identity"
+    if value in ("gzip", "x-gzip"):
+        return "gzip"
+    raise ApiError(415, "unsupported_encoding", f"Content-Encoding '{header}' is not supported; "
+                   "send the body uncompressed or with 'Content-Encoding: gzip'.")
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """Decompress, stopping at `limit` bytes of output so a small zip bomb cannot fill memory."""
+    d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(data, limit + 1)
+    except zlib.error as e:
+        raise ApiError(400, "bad_encoding", f"the body is not valid gzip ({e}).") from None
+    if len(out) > limit or d.unconsumed_tail:
+        raise ApiError(413, "body_too_large", f"the decompressed body exceeds {limit} bytes. "
+                       "Split the texts over several requests.")
+    if not d.eof:
+        raise ApiError(400, "bad_encoding", "the gzip body is truncated.")
+    return out
+
+
+def _warm_up_texts(max_chars: int, n: int) -> list[str]:
+    """Longer than most texts, so the first throughput estimate errs low; real batches
+    refine it."""
+    return [("the quick brown fox jumps over the lazy dog " * 20)[:min(max_chars, 500)]] * n
 
 
 def _describe(errs: list[dict]) -> str:
@@ -308,23 +505,44 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(2048)  # clients arriving during the warm-up wait in the backlog, not refused
     sock.set_inheritable(True)
     return sock
 
 
-def make_server(app, *, log_level: str = "info",
-                graceful_timeout: float = 30.0):
+KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this long
+
+
+def make_server(app, *, log_level: str = "info", graceful_timeout: float = 30.0,
+                keep_alive_s: int = KEEP_ALIVE_SECONDS):
     import uvicorn
 
     config = uvicorn.Config(app, log_level=log_level, access_log=False,
-                            timeout_graceful_shutdown=graceful_timeout, lifespan="on")
+                            timeout_graceful_shutdown=graceful_timeout,
+                            timeout_keep_alive=keep_alive_s, lifespan="on")
     return uvicorn.Server(config)
+
+
+@contextlib.contextmanager
+def _drain_then_exit_zero():
+    """uvicorn drains on SIGINT/SIGTERM, then re-raises the signal with the handlers found at
+    start, which would end a clean drain as 'killed' (143/130). With these no-op handlers in
+    place the re-raised signal is absorbed and the process exits 0."""
+    stop = (signal.SIGINT, signal.SIGTERM)
+    before = {sig: signal.signal(sig, lambda *_: None) for sig in stop}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def run(model_dir: str, *, host: str = "127.0.0.1", port: int = 8000,
         api_key: str | None = None, backend: str = "torch", limits: Limits | None = None,
-        max_batch: int = 128, max_wait_ms: float = 2.0, log_level: str = "info") -> None:
-    """Load the model (failing fast on a bad folder), bind, serve until SIGINT/SIGTERM."""
+        max_batch: int = 128, max_wait_ms: float = 2.0, log_level: str = "info",
+        keep_alive_s: int = KEEP_ALIVE_SECONDS) -> None:
+    """Load the model (failing fast on a bad folder), bind, serve until SIGINT/SIGTERM; exit
+    normally once the drain is done."""
     from .batch_predict import load_predictor
 
     api_key = api_key or os.environ.get(API_KEY_ENV) or None
@@ -333,9 +551,10 @@ def run(model_dir: str, *, host: str = "127.0.0.1", port: int = 8000,
                      max_wait_ms=max_wait_ms)
     sock = bind_socket(host, port)
     bound = sock.getsockname()[1]
-    server = make_server(app, log_level=log_level)
+    server = make_server(app, log_level=log_level, keep_alive_s=keep_alive_s)
     shown = f"[{host}]" if ":" in host else host
     print(f"textune serving {model_dir} on http://{shown}:{bound} (docs: /docs"
           f"{', API key required' if api_key else ''})", file=sys.stderr, flush=True)
-    server.run(sockets=[sock])
+    with _drain_then_exit_zero():
+        server.run(sockets=[sock])
 
