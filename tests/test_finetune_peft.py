@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
-from textune import TextClassifier
+from textune import DataError, TextClassifier
 from textune.sequence import class_weights
 
 from .conftest import shared_file
@@ -51,13 +51,138 @@ def test_peft_adapter_trains_saves_and_reloads_identically(method, tiny, tmp_pat
     assert 0 < stats["trainable_parameters"] < 0.01 * stats["total_parameters"]
     clf.save(tmp_path / method)
     adapter = tmp_path / method / "adapter"
-    with safe_open(str(adapter / "adapter_model.safetensors"), "pt") as f:
+    weights = "prefix.safetensors" if method == "prefix" else "adapter_model.safetensors"
+    with safe_open(str(adapter / weights), "pt") as f:
         keys = list(f.keys())
     assert any("classifier" in k for k in keys), keys  # the head travels with the adapter
     assert sum(p.stat().st_size for p in adapter.iterdir()) < 2_000_000  # no base weights
     loaded = TextClassifier.load(tmp_path / method)
     np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
     assert loaded.kind == "sequence"
+
+
+# Three topics, labels in non-sorted first-seen order, one of them a digit string.
+TOPICS = {
+    "sport": ["the striker scored twice in the cup final", "a late goal won the league match",
+              "the tennis champion lost in straight sets", "the team signed a new goalkeeper",
+              "the marathon runner broke the course record", "fans cheered the winning try"],
+    "business": ["shares fell after the profit warning", "the bank raised interest rates",
+                 "the company reported record quarterly revenue", "investors sold oil stocks",
+                 "the merger created the largest retailer", "inflation pushed prices higher"],
+    "7": ["the new phone has a faster processor", "the software update fixed a security bug",
+          "engineers built a smaller computer chip", "the app now runs on every laptop",
+          "the startup released an open source database", "a robot learned to sort parcels"],
+}
+
+
+@pytest.fixture(scope="module")
+def topics():
+    texts = [t for row in zip(*TOPICS.values()) for t in row]  # sport, business, 7, sport...
+    labels = [y for _ in range(6) for y in TOPICS]
+    return texts, labels
+
+
+def test_prefix_tuning_trains_saves_and_predicts_through_the_cli(topics, tmp_path):
+    """transformers 5.24's BERT takes no past_key_values, so peft's prefix tuning failed
+    ("Model does not support past key values"); textune's encoder prefix goes through the
+    attention interface instead."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from textune.cli import app
+
+    texts, labels = topics
+    data = tmp_path / "topics.csv"
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(data, index=False)
+    out = tmp_path / "prefix"
+    runner = CliRunner()
+    r = runner.invoke(app, ["train", "--method", "peft", "--peft", "prefix", "--epochs", "12",
+                            "--data", str(data), "--output", str(out), "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output.strip().splitlines()[-1])
+    # 6 layers x (keys + values) x 12 heads x 20 virtual tokens x 32 dims, + a 3-class head
+    assert res["peft"] == "prefix" and res["trainable_parameters"] == 2 * 6 * 12 * 20 * 32 + 1155
+    pred = tmp_path / "pred.jsonl"
+    r = runner.invoke(app, ["predict", str(out), "--data", str(data), "--output", str(pred),
+                            "-q"])
+    assert r.exit_code == 0, r.output
+    cli_labels = [json.loads(x)["label"] for x in pred.read_text().splitlines()]
+    loaded = TextClassifier.load(out)
+    assert list(loaded.predict(texts)) == cli_labels
+    assert np.mean(np.array(cli_labels) == np.array(labels)) >= 0.8  # it learned the topics
+    meta = json.loads((out / "adapter" / "prefix.json").read_text())
+    assert meta["num_virtual_tokens"] == 20 and "classifier.weight" in meta["parameters"]
+
+
+def test_finetune_and_peft_configs_name_the_classes(topics, tmp_path):
+    """A saved finetune folder opened with transformers showed LABEL_0, LABEL_1, ..."""
+    from transformers import AutoConfig
+
+    texts, labels = topics
+    clf = TextClassifier(method="finetune", epochs=1, seed=0).fit(texts, labels)
+    clf.save(tmp_path / "ft")
+    config = AutoConfig.from_pretrained(tmp_path / "ft" / "model")
+    names = [str(c) for c in clf.classes_]
+    assert sorted(names) == ["7", "business", "sport"]
+    assert [config.id2label[i] for i in range(3)] == names
+    assert config.label2id == {n: i for i, n in enumerate(names)}
+    lora = TextClassifier(method="peft", peft="lora", epochs=1, seed=0).fit(texts, labels)
+    assert lora.model_._base().config.id2label == dict(enumerate(names))
+    lora.save(tmp_path / "lora")
+    again = TextClassifier.load(tmp_path / "lora")
+    assert again.model_._base().config.id2label == dict(enumerate(names))
+
+
+@pytest.fixture(scope="module")
+def goemotions_200():
+    """200 single-label GoEmotions comments in 22 emotions, each with 2+ rows (the first 202,
+    less the emotions seen once): every class can be split, but 10% is 20 rows."""
+    import csv
+
+    import pandas as pd
+
+    from textune import from_lists
+
+    names = shared_file("goemotions/original_labels.txt").read_text().split()
+    df = pd.read_csv(shared_file("goemotions/original_train.tsv"), sep="\t", header=None,
+                     quoting=csv.QUOTE_NONE, names=["text", "ids", "id"], dtype=str)
+    df = df[~df["ids"].str.contains(",")].head(202)
+    df = df[df["ids"].map(df["ids"].value_counts()) >= 2]
+    return from_lists(list(df["text"]), [names[int(i)] for i in df["ids"]])
+
+
+def test_many_small_classes_train_without_a_validation_split(goemotions_200, caplog):
+    """>= 200 rows turned on a 10% stratified split, which cannot hold 22 classes in 20 rows:
+    the default run crashed, saying each class needs two examples (each had)."""
+    ex = goemotions_200
+    counts = {c: ex.labels.count(c) for c in ex.classes}
+    assert len(ex) == 200 and len(counts) == 22 and min(counts.values()) == 2
+    with caplog.at_level("INFO", logger="textune"):
+        clf = TextClassifier(method="finetune", epochs=1, max_length=32, seed=0).fit(ex)
+    assert clf.fit_stats_["validation_rows"] == 0
+    assert "without a validation split" in caplog.text
+    assert set(clf.predict(ex.texts[:20])) <= set(ex.classes)
+
+
+def test_an_impossible_validation_split_names_the_classes(topics):
+    texts, labels = topics
+    texts, labels = texts + ["a lone weather report: rain tomorrow"], labels + ["007"]
+    with pytest.raises(DataError, match=r"--validation 0.2 .*single row \('007'\)"):
+        TextClassifier(method="finetune", validation=0.2, epochs=1).fit(texts, labels)
+    with pytest.raises(DataError, match=r"leaves 2 rows on one side, fewer than the 3 classes"):
+        TextClassifier(method="finetune", validation=0.1, epochs=1).fit(*topics)
+
+
+@pytest.mark.parametrize("method", ["prompt", "ptuning"])
+def test_prompt_adapters_leave_positions_for_their_virtual_tokens(method, tiny, caplog):
+    """max_length 512 + 20 virtual tokens overran BERT's 512 positions on long inputs."""
+    texts, labels = tiny
+    long_text = " ".join(["a wonderful, moving film with brilliant acting"] * 80)
+    with caplog.at_level("INFO", logger="textune"):
+        clf = TextClassifier(method="peft", peft=method, max_length=512, epochs=1, seed=0)
+        clf.fit(texts + [long_text], labels + ["pos"])
+    assert clf.model_.max_length == 492 and "max_length 512 -> 492" in caplog.text
+    assert clf.predict_proba([long_text, "dull"]).shape == (2, 2)
 
 
 def test_lora_merge_folds_adapter_into_a_plain_model(tiny, tmp_path):

@@ -8,6 +8,7 @@ are padded per batch, and training batches are grouped by length.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .adapters import PROMPT_METHODS, new_modules, peft_config, trainable_counts
+from .adapters import (PROMPT_METHODS, add_encoder_prefix, new_modules, peft_config,
+                       room_for_virtual_tokens, trainable_counts)
 from .backbones import resolve_backbone
 from .batching import LengthGroupedBatchSampler, length_batches, pad_rows, tokenize_unpadded
 from .encoder import default_device
@@ -47,8 +49,10 @@ class SequenceModel:
 
     @classmethod
     def build(cls, backbone: str, num_labels: int, *, max_length: int | None = None,
-              peft: str | None = None, lora_r: int = 8, num_virtual_tokens: int = 20
-              ) -> "SequenceModel":
+              peft: str | None = None, lora_r: int = 8, num_virtual_tokens: int = 20,
+              labels: Sequence[str] | None = None) -> "SequenceModel":
+        """`labels` (class names in id order) go into the model config, so the saved folder
+        opened with `transformers` names its classes."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         path = resolve_backbone(backbone)
@@ -56,12 +60,15 @@ class SequenceModel:
         try:
             with quiet_transformers():  # a "MISSING classifier" report: expected, a new head
                 model, info = AutoModelForSequenceClassification.from_pretrained(
-                    path, num_labels=num_labels, output_loading_info=True)
+                    path, num_labels=num_labels, output_loading_info=True,
+                    **label_maps(labels))
             tokenizer = AutoTokenizer.from_pretrained(path)
         except OSError as e:
             raise OSError(f"could not load backbone '{backbone}' ({path}) as an encoder with a "
                           f"classification head: {e}") from e
-        if peft:
+        if peft == "prefix":
+            _add_prefix(model, tokenizer, num_virtual_tokens, set(info["missing_keys"]))
+        elif peft:
             from peft import get_peft_model
 
             # Train and save whatever the checkpoint did not hold (the new head, at least).
@@ -72,7 +79,9 @@ class SequenceModel:
         trainable, total = trainable_counts(model)
         log.info("%s: %s trainable parameters of %s (%.2f%%)", peft or "finetune",
                  f"{trainable:,}", f"{total:,}", 100 * trainable / total)
-        sm = cls(model, tokenizer, max_length or _max_length(tokenizer), backbone, peft)
+        max_length = room_for_virtual_tokens(max_length or _max_length(tokenizer), peft,
+                                             model.config, num_virtual_tokens)
+        sm = cls(model, tokenizer, max_length, backbone, peft)
         sm.load_seconds = time.perf_counter() - t0
         return sm
 
@@ -130,7 +139,11 @@ class SequenceModel:
         return self
 
     def save(self, folder: Path) -> dict:
-        if self.peft:
+        if self.peft == "prefix":
+            _save_prefix(self.model, folder / ADAPTER_DIR)
+            self.tokenizer.save_pretrained(str(folder / TOKENIZER_DIR))
+            files = {"adapter": ADAPTER_DIR, "tokenizer": TOKENIZER_DIR}
+        elif self.peft:
             # Only the adapter and the modules it trains (head included); the base is
             # rebuilt from the backbone name at load time.
             self.model.save_pretrained(str(folder / ADAPTER_DIR), safe_serialization=True)
@@ -149,13 +162,17 @@ class SequenceModel:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         files = config["head"]
-        if config.get("peft"):
+        if config.get("peft") == "prefix":
+            model = _load_prefix(config, folder / files["adapter"])
+            tokenizer = AutoTokenizer.from_pretrained(str(folder / files["tokenizer"]))
+        elif config.get("peft"):
             from peft import PeftModel
 
             base_path = resolve_backbone(config["backbone"])
             with quiet_transformers():  # the head missing from the base comes from the adapter
                 base = AutoModelForSequenceClassification.from_pretrained(
-                    base_path, num_labels=len(config["labels"]))
+                    base_path, num_labels=len(config["labels"]),
+                    **label_maps([str(c) for c in config["labels"]]))
             model = PeftModel.from_pretrained(base, str(folder / files["adapter"]))
             tokenizer = AutoTokenizer.from_pretrained(str(folder / files["tokenizer"]))
         else:
@@ -163,6 +180,67 @@ class SequenceModel:
             tokenizer = AutoTokenizer.from_pretrained(str(folder / files["model"]))
         model.eval()
         return cls(model, tokenizer, config["max_length"], config["backbone"], config.get("peft"))
+
+
+# ---------------------------------------------------------------------- prefix tuning
+
+PREFIX_WEIGHTS = "prefix.safetensors"
+PREFIX_CONFIG = "prefix.json"
+
+
+def _add_prefix(model, tokenizer, num_virtual_tokens: int, new: set[str]) -> None:
+    """Freeze `model` except a new prefix and the parameters the checkpoint lacked (`new`:
+    the classification head at least), and start the prefix from real tokens' keys/values."""
+    prefix = add_encoder_prefix(model, num_virtual_tokens)
+    for name, p in model.named_parameters():
+        p.requires_grad = name.startswith("textune_prefix.") or name in new
+    words = sorted(i for t, i in tokenizer.get_vocab().items() if t.isalpha())
+    pick = torch.randint(len(words), (num_virtual_tokens,))  # seeded by the caller
+    prefix.init_from_tokens(model, torch.tensor(words)[pick])
+
+
+def _save_prefix(model, folder: Path) -> None:
+    """The prefix and every trained module (head included) as safetensors + JSON; the frozen
+    encoder is rebuilt from the backbone at load."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {n: p.detach().to("cpu", torch.float32).contiguous()
+             for n, p in model.named_parameters() if p.requires_grad}
+    save_file(state, str(folder / PREFIX_WEIGHTS))
+    meta = {"type": "textune_encoder_prefix", "num_virtual_tokens":
+            model.textune_prefix.num_virtual_tokens, "parameters": sorted(state)}
+    (folder / PREFIX_CONFIG).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def _load_prefix(config: dict, folder: Path):
+    from safetensors.torch import load_file
+    from transformers import AutoModelForSequenceClassification
+
+    if not (folder / PREFIX_CONFIG).is_file():
+        raise ValueError(f"{folder}: this prefix adapter was saved by peft's prefix tuning, "
+                         "which transformers >= 5.24 can no longer run on encoders; retrain "
+                         "it with this textune (--peft prefix), or use --peft lora.")
+    meta = json.loads((folder / PREFIX_CONFIG).read_text(encoding="utf-8"))
+    with quiet_transformers():  # the head missing from the base comes from the prefix file
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            resolve_backbone(config["backbone"]), num_labels=len(config["labels"]),
+            output_loading_info=True)
+    add_encoder_prefix(model, meta["num_virtual_tokens"])
+    state = load_file(str(folder / PREFIX_WEIGHTS))
+    unset = set(info["missing_keys"]) - set(state)
+    if unset:
+        raise ValueError(f"{folder / PREFIX_WEIGHTS} lacks {', '.join(sorted(unset))}, which "
+                         "the base model does not hold either; the file is incomplete. "
+                         "Retrain and save the model again.")
+    unknown = model.load_state_dict(state, strict=False).unexpected_keys
+    if unknown:
+        raise ValueError(f"{folder / PREFIX_WEIGHTS} holds {', '.join(unknown)}, which "
+                         f"'{config['backbone']}' does not have; was it trained on another "
+                         "backbone? Retrain and save the model again.")
+    for name, p in model.named_parameters():
+        p.requires_grad = name in state
+    return model
 
 
 @contextlib.contextmanager
@@ -175,6 +253,14 @@ def quiet_transformers():
         yield
     finally:
         hf_logging.set_verbosity(level)
+
+
+def label_maps(labels: Sequence[str] | None) -> dict:
+    """`id2label`/`label2id` for a transformers config (empty: keep its LABEL_i defaults)."""
+    if not labels:
+        return {}
+    return {"id2label": dict(enumerate(labels)),
+            "label2id": {name: i for i, name in enumerate(labels)}}
 
 
 def _max_length(tokenizer) -> int:

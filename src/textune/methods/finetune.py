@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 
 import numpy as np
 
-from ..data import Examples
+from ..data import DataError, Examples
 from ..sampling import split
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,12 @@ def train_sequence(clf, ex: Examples, y: np.ndarray, peft: str | None = None):
     from ..sequence import SequenceModel, SequenceTask, class_weights
 
     n_classes = int(y.max()) + 1
+    train_ex, val = _validation_split(ex, y, clf)  # before loading: a bad split fails fast
     engine.seed_everything(clf.seed)
     sm = SequenceModel.build(clf.model, n_classes, max_length=clf.max_length, peft=peft,
-                             lora_r=clf.lora_r, num_virtual_tokens=clf.num_virtual_tokens)
+                             lora_r=clf.lora_r, num_virtual_tokens=clf.num_virtual_tokens,
+                             labels=[str(c) for c in ex.classes])
     warn_unknown_tokens(sm.tokenizer, ex.texts, clf.model, log)
-    train_ex, val = _validation_split(ex, y, clf)
     y_train = _label_ids(train_ex, ex)
     batch_size = clf.batch_size or min(16, max(4, len(train_ex) // 4))
     epochs = clf.epochs or default_epochs(len(train_ex), batch_size)
@@ -68,14 +70,44 @@ def train_sequence(clf, ex: Examples, y: np.ndarray, peft: str | None = None):
 
 def _validation_split(ex: Examples, y: np.ndarray, clf):
     """Hold out `clf.validation` of the rows (auto: 10% when there are >= 200) for early
-    stopping and picking the best epoch."""
+    stopping and picking the best epoch. The split is stratified, so every class is seen in
+    training; when that is impossible the automatic split is skipped (with an info log) and
+    an explicit `--validation` is refused, naming the classes."""
     frac = clf.validation
-    if frac is None:
+    auto = frac is None
+    if auto:
         frac = 0.1 if len(ex) >= MIN_VALIDATION_ROWS else 0.0
     if not frac:
         return ex, None
+    problem = _stratify_problem(ex, frac)
+    if problem and auto:
+        log.info("training on all %d rows without a validation split (no early stopping): "
+                 "%s.", len(ex), problem)
+        return ex, None
+    if problem:
+        raise DataError(f"{ex.source}: --validation {frac:g} cannot hold out a stratified "
+                        f"split: {problem}. Pass --validation 0 to train without one.")
     train_ex, val_ex = split(ex, test_size=frac, seed=clf.seed)
     return train_ex, (val_ex.texts, val_ex.text_pairs, _label_ids(val_ex, ex))
+
+
+def _stratify_problem(ex: Examples, frac: float) -> str | None:
+    """Why a stratified split of `frac` of the rows is impossible, or None when it works:
+    each class needs two rows, and each side of the split one row per class."""
+    if not 0 < frac < 1:
+        return f"it is a fraction of the rows, between 0 and 1 (got {frac:g})"
+    counts = Counter(ex.labels)
+    single = [c for c in ex.classes if counts[c] < 2]
+    if single:
+        shown = ", ".join(repr(c) for c in single[:10])
+        more = f" and {len(single) - 10} more" if len(single) > 10 else ""
+        return (f"{len(single)} class(es) have a single row ({shown}{more}), and a split "
+                "needs two of each")
+    held_out = math.ceil(frac * len(ex))
+    if min(held_out, len(ex) - held_out) < len(counts):
+        return (f"{frac:g} of {len(ex)} rows leaves {min(held_out, len(ex) - held_out)} rows "
+                f"on one side, fewer than the {len(counts)} classes")
+    return None
 
 
 def _label_ids(part: Examples, full: Examples) -> np.ndarray:
