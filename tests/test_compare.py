@@ -156,6 +156,36 @@ def test_zero_shot_and_failed_cells_do_not_stop_the_grid(tmp_path, tiny_texts):
     assert [r["method"] for r in again] == ["probe", "nope", "nope"]
 
 
+def test_zero_shot_on_text_pairs_is_refused_before_the_grid_runs(tmp_path):
+    """Every shots-0 cell failed on pair data, after the grid had started; label names cannot
+    teach how two texts relate, so it is refused up front with what to do."""
+    import pandas as pd
+
+    from textune import DataError, from_lists
+
+    firsts = ["the cat sat on the mat", "stocks fell on monday", "she won the final",
+              "rain is expected tomorrow", "the bank cut its rates", "he missed the train"]
+    seconds = ["a cat was sitting on the mat", "the weather will be sunny", "she lost early",
+               "tomorrow will bring rain", "the match was a draw", "he caught the bus"]
+    labels = ["same", "different", "contradicts", "same", "different", "contradicts"]
+    ex = from_lists(firsts, labels, text_pairs=seconds)
+    out = tmp_path / "pairs"
+    with pytest.raises(DataError, match=r"--shots 0 \(zero-shot\).*text-pair data needs "
+                                        r"labelled pairs. Drop 0 from --shots"):
+        run_grid(ex, ex, out, methods=["probe"], shots=[2, 0], seeds=1)
+    assert not (out / "results.jsonl").exists()  # refused before any cell ran
+
+    data = tmp_path / "pairs.csv"
+    pd.DataFrame({"text": firsts, "text_pair": seconds, "label": labels}).to_csv(data,
+                                                                                  index=False)
+    r = runner.invoke(app, ["compare", "--data", str(data), "--eval-data", str(data),
+                            "--text-pair-column", "text_pair", "--methods", "probe",
+                            "--shots", "0,2", "--output", str(tmp_path / "cli")])
+    assert r.exit_code == 2 and "Drop 0 from --shots" in r.output, r.output
+    assert "Traceback" not in r.output
+    run_grid(ex, ex, tmp_path / "ok", methods=["probe"], shots=[2], seeds=1)  # pairs still run
+
+
 # ------------------------------------------------------------------ the HTML in a browser
 
 def _fake_results(out):

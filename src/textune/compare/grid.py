@@ -249,6 +249,17 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def check_zero_shot(train: Examples, shots: Sequence[Shots]) -> None:
+    """Refuse zero-shot on text pairs before the grid starts: its training texts are label
+    names put into sentences, which cannot teach how two texts relate (paraphrase,
+    entailment), so every such cell would fail or guess."""
+    if 0 in shots and train.is_pair:
+        raise DataError(f"{train.source}: --shots 0 (zero-shot) builds single training "
+                        "sentences from the label names, which cannot describe how two texts "
+                        "relate; text-pair data needs labelled pairs. Drop 0 from --shots, "
+                        "e.g. --shots 8,16,64.")
+
+
 def make_sample(train: Examples, shots: Shots, seed: int, templates=None,
                 label_names=None) -> Examples:
     """The training set of a (shots, seed) cell; identical for every method."""
@@ -276,6 +287,7 @@ def run_grid(train: Examples, test: Examples, output: str | Path, *,
 
     methods, shots, seeds = parse_methods(methods), parse_shots(shots), parse_seeds(seeds)
     train.require_labels()
+    check_zero_shot(train, shots)
     if test.labels is None:
         raise DataError(f"{test.source}: the evaluation data needs labels.")
     test.check_known_labels(train.classes)
