@@ -325,3 +325,24 @@ def test_one_column_csv_with_semicolons_is_not_split(tmp_path):
     f = write(tmp_path / "d.csv", "text\nhello; world\nfoo; bar\nbaz; qux\n")
     ex = load_examples(f, require_labels=False)
     assert ex.texts == ["hello; world", "foo; bar", "baz; qux"]
+
+
+def test_cli_commands_that_read_data_take_quoting(tmp_path, probe_model, tiny_texts):
+    from typer.testing import CliRunner
+
+    from textune.cli import app
+
+    runner = CliRunner()
+    texts, labels = tiny_texts
+    texts = [t.replace(" ", "\n", 1) if i % 3 == 0 else t for i, t in enumerate(texts)]
+    f = tmp_path / "held.tsv"
+    pd.DataFrame({"sentence": texts, "label": labels}).to_csv(f, sep="\t", index=False)
+    r = runner.invoke(app, ["evaluate", str(probe_model[1]), "--data", str(f), "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output.strip().splitlines()[-1])["n"] == len(texts)
+    for cmd in (["evaluate", str(probe_model[1])], ["train", "--output", str(tmp_path / "m")]):
+        r = runner.invoke(app, cmd + ["--data", str(f), "--quoting", "none", "-q"])
+        assert r.exit_code == 2 and "held.tsv" in r.output and "--quoting csv" in r.output
+    r = runner.invoke(app, ["compare", "--data", str(f), "--eval-data", str(f), "--output",
+                            str(tmp_path / "c"), "--quoting", "bogus", "-q"])
+    assert r.exit_code == 2 and "unknown quoting 'bogus'" in r.output

@@ -292,12 +292,11 @@ def _encoding(path: Path) -> str:
 def _csv_chunks(path: Path, chunk_size: int, quoting: str):
     enc = _encoding(path)
 
-    def open_text():
-        return open(path, encoding=enc, newline="")
+    def open_text(newline: str):
+        return open(path, encoding=enc, newline=newline)
 
-    delimiter, quote_mode = csv_dialect(path, open_text, quoting)
-    with open_text() as f:
-        yield from csv_frames(f, path, delimiter, quote_mode, chunk_size=chunk_size)
+    yield from csv_frames(open_text, path, csv_dialect(path, open_text, quoting),
+                          chunk_size=chunk_size)
 
 
 def _jsonl_chunks(path: Path, chunk_size: int):

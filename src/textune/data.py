@@ -20,7 +20,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TextIO
+from typing import Any, Callable, Iterator, NamedTuple, Sequence, TextIO
 
 import pandas as pd
 
@@ -264,11 +264,19 @@ QUOTING_CHOICES = ("auto", "none", "csv")
 _QUOTING = {"none": csv.QUOTE_NONE, "csv": csv.QUOTE_MINIMAL}
 _QUOTING_NAME = {v: k for k, v in _QUOTING.items()}
 SNIFF_CHARS = 1 << 16  # the delimiter is guessed from this much text; quoting from all of it
-_WHOLE_QUOTED = re.compile(r'"(?:[^"]|"")*"', re.S)
+# A piece of a CSV-quoted field, cut at separators and line breaks when quotes are read as
+# text: quotes only at its ends or doubled. 'the "best" film' is not one.
+_QUOTED_PIECE = re.compile(r'"?(?:[^"]|"")*"?', re.S)
 _HTML_ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]{1,31});")
 _BOMS = ("\ufeff", "\u00ef\u00bb\u00bf")  # a UTF-8 BOM, decoded as UTF-8 or as latin-1
 
-OpenText = Callable[[], TextIO]  # reopens the decoded file at its start, with newline=""
+OpenText = Callable[[str], TextIO]  # open_text(newline): the decoded file from its start
+
+
+class CsvDialect(NamedTuple):
+    delimiter: str
+    quoting: int  # csv.QUOTE_NONE or csv.QUOTE_MINIMAL
+    newline: str  # "\n": records end at \n or \r\n; "": also at a lone \r (old Mac files)
 
 
 def read_table(path: Path, *, quoting: str = "auto",
@@ -294,7 +302,8 @@ def read_table(path: Path, *, quoting: str = "auto",
         elif kind == ".json":
             df, lines = _read_jsonl(text, path)
         else:
-            df, lines = _read_delimited(lambda: io.StringIO(text, newline=""), path, quoting)
+            df, lines = _read_delimited(lambda nl: io.StringIO(text, newline=nl), path,
+                                        quoting)
     return html_entities(df, str(path), unescape_html), lines
 
 
@@ -321,35 +330,38 @@ def _read_json_array(text: str, path: Path) -> pd.DataFrame:
 
 def _read_delimited(open_text: OpenText, path: Path,
                     quoting: str) -> tuple[pd.DataFrame, list[int]]:
-    delimiter, quote_mode = csv_dialect(path, open_text, quoting)
-    with open_text() as f:
-        return next(csv_frames(f, path, delimiter, quote_mode, chunk_size=None))
+    return next(csv_frames(open_text, path, csv_dialect(path, open_text, quoting),
+                           chunk_size=None))
 
 
-def csv_dialect(path: Path, open_text: OpenText, quoting: str = "auto") -> tuple[str, int]:
-    """(delimiter, csv quoting constant) for a delimited file.
+def csv_dialect(path: Path, open_text: OpenText, quoting: str = "auto") -> CsvDialect:
+    """How to read a delimited file: delimiter, quoting and line ends.
 
     The delimiter comes from the suffix (.tsv) or the first lines. With quoting="auto" the
     whole file is parsed both ways, with quotes as CSV quoting and as plain text, and the
     reading that fits is kept (see `_choose_quoting`); the choice and why are logged.
+    A lone CR ends a record only in files that have no LF at all; elsewhere it is an error
+    (an unquoted CR inside a field, as pandas writes under Python < 3.12), never a row split.
     """
     if quoting not in QUOTING_CHOICES:
         raise DataError(f"unknown quoting '{quoting}'; choose one of {list(QUOTING_CHOICES)}.")
-    with open_text() as f:
+    with open_text("") as f:
         head = f.read(SNIFF_CHARS)
         truncated = bool(f.read(1))
     if not head.strip():
         raise DataError(f"{path}: the file is empty.")
-    delimiter = "\t" if file_kind(path) == ".tsv" else _sniff_delimiter(head, truncated)
+    newline = "" if "\r" in head and "\n" not in head else "\n"
+    delimiter = "\t" if file_kind(path) == ".tsv" else _sniff_delimiter(head, truncated,
+                                                                        newline)
     if quoting != "auto":
-        return delimiter, _QUOTING[quoting]
-    with open_text() as f:
+        return CsvDialect(delimiter, _QUOTING[quoting], newline)
+    with open_text(newline) as f:
         literal = _scan(f, delimiter, csv.QUOTE_NONE)
-    with open_text() as f:
+    with open_text(newline) as f:
         quoted = _scan(f, delimiter, csv.QUOTE_MINIMAL)
     choice, why = _choose_quoting(literal, quoted, delimiter)
     log.info("%s: reading quotes with --quoting %s: %s.", path, choice, why)
-    return delimiter, _QUOTING[choice]
+    return CsvDialect(delimiter, _QUOTING[choice], newline)
 
 
 @dataclass
@@ -359,7 +371,7 @@ class _Scan:
     ok: bool = True  # parsed, and every row has the header's field count
     problem: str = ""  # why not, for the log
     quote_starts: int = 0  # fields beginning with '"' (counted when quotes are plain text)
-    quotes_whole: bool = True  # ... and each of them is one whole CSV-quoted field
+    quotes_at_edges: bool = True  # every '"' is at a field's start or end, or doubled
 
 
 def _scan(f: TextIO, delimiter: str, quoting: int) -> _Scan:
@@ -369,18 +381,18 @@ def _scan(f: TextIO, delimiter: str, quoting: int) -> _Scan:
     width = None
     try:
         for fields in reader:
+            if quoting == csv.QUOTE_NONE:  # before the width check: the evidence on this line
+                for value in fields:
+                    scan.quote_starts += value[:1] == '"'
+                    if scan.quotes_at_edges and '"' in value and \
+                            not _QUOTED_PIECE.fullmatch(value):
+                        scan.quotes_at_edges = False
             if width is None:
                 width = len(fields)
             elif fields and len(fields) != width:
                 scan.ok, scan.problem = False, (f"line {reader.line_num} has {len(fields)} "
                                                 f"fields where the header has {width}")
                 return scan
-            if quoting == csv.QUOTE_NONE:
-                for value in fields:
-                    if value[:1] == '"':
-                        scan.quote_starts += 1
-                        if scan.quotes_whole and not _WHOLE_QUOTED.fullmatch(value):
-                            scan.quotes_whole = False
     except csv.Error as e:
         scan.ok, scan.problem = False, f"line {reader.line_num}: {e}"
     return scan
@@ -391,8 +403,8 @@ def _choose_quoting(literal: _Scan, quoted: _Scan, delimiter: str) -> tuple[str,
 
     Quotes only matter where a field starts with one. CSV quoting wins when it reads every
     row with the header's field count and either reading quotes as text does not, or every
-    quote-started field is a whole quoted field ("...", inner quotes doubled), as a CSV
-    writer makes them. Otherwise quotes are text (MRPC's stray '"' must never merge rows).
+    quote character sits where a CSV writer puts them (at a field's start or end, or
+    doubled). Otherwise quotes are text (MRPC's stray '"' must never merge rows).
     """
     default = "none" if delimiter == "\t" else "csv"
     if not literal.quote_starts:
@@ -400,17 +412,17 @@ def _choose_quoting(literal: _Scan, quoted: _Scan, delimiter: str) -> tuple[str,
     if quoted.ok and not literal.ok:
         return "csv", f"quoted fields hold separators or line breaks ({literal.problem} " \
                       "if quotes were plain text)"
-    if quoted.ok and literal.quotes_whole:
-        return "csv", f"all {literal.quote_starts} fields that start with a quote are whole " \
-                      "CSV-quoted fields"
+    if quoted.ok and literal.quotes_at_edges:
+        return "csv", f"{literal.quote_starts} fields start with a quote and every quote is " \
+                      "at a field's edge or doubled, as CSV quoting writes them"
     if literal.ok:
-        reason = quoted.problem or "some quote-started fields are not whole quoted fields"
+        reason = quoted.problem or "some quotes sit inside words, as in plain text"
         return "none", f"quotes are plain text ({reason} if read as CSV quoting)"
     return default, f"neither reading fits ({literal.problem} as plain text; {quoted.problem} " \
                     "with CSV quoting)"
 
 
-def csv_frames(f: TextIO, path: Path, delimiter: str, quoting: int, *,
+def csv_frames(open_text: OpenText, path: Path, dialect: CsvDialect, *,
                chunk_size: int | None) -> Iterator[tuple[pd.DataFrame, list[int]]]:
     """(frame, file line of each row) per chunk of `chunk_size` rows (None: one frame).
 
@@ -419,7 +431,13 @@ def csv_frames(f: TextIO, path: Path, delimiter: str, quoting: int, *,
     naming its line: nothing is dropped, merged or padded silently.
     """
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
-    reader = csv.reader(f, delimiter=delimiter, quoting=quoting, strict=True)
+    with open_text(dialect.newline) as f:
+        yield from _frames(csv.reader(f, delimiter=dialect.delimiter, quoting=dialect.quoting,
+                                      strict=True), path, dialect, chunk_size)
+
+
+def _frames(reader, path: Path, dialect: CsvDialect, chunk_size: int | None):
+    delimiter, quoting = dialect.delimiter, dialect.quoting
     rows: list[list[str]] = []
     lines: list[int] = []
     emitted = False
@@ -444,7 +462,10 @@ def csv_frames(f: TextIO, path: Path, delimiter: str, quoting: int, *,
                 yield pd.DataFrame(rows, columns=columns, dtype=object), lines
                 rows, lines, emitted = [], [], True
     except csv.Error as e:
-        raise csv_parse_error(path, delimiter, f"line {reader.line_num}: {e}", quoting) from e
+        why = str(e)
+        if "new-line character" in why:
+            why = "a carriage return (\\r) inside an unquoted field; quote the field"
+        raise csv_parse_error(path, delimiter, f"line {reader.line_num}: {why}", quoting) from e
     if rows or not emitted:
         yield pd.DataFrame(rows, columns=columns, dtype=object), lines
 
@@ -519,32 +540,39 @@ def _decode(path: Path) -> str:
         return raw.decode("latin-1")
 
 
-def _sniff_delimiter(head: str, truncated: bool = False) -> str:
+SEPARATORS = ",\t;|"
+
+
+def _sniff_delimiter(head: str, truncated: bool = False, newline: str = "\n") -> str:
     """The separator that gives the header several fields and every row as many.
 
     Each of , TAB ; | is tried with quotes as CSV quoting and as plain text; among those that
-    fit, the one giving the most columns wins (ties in that order). A file that no separator
-    fits (one column, or ragged rows) falls back to the first line's most common one.
+    fit, the one giving the most columns wins (ties in that order). Failing that, a header
+    with separators keeps its most common one (ragged rows are then an error naming the
+    line), and a one-column file takes a separator that splits none of its rows.
     """
     fits = {}
-    for d in ",\t;|":
+    for d in SEPARATORS:
         for quoting in (csv.QUOTE_MINIMAL, csv.QUOTE_NONE):
-            widths = _row_widths(head, d, quoting, truncated)
-            if widths and widths[0] > 1 and len(set(widths)) == 1:
+            widths = _row_widths(head, d, quoting, truncated, newline)
+            if widths and len(set(widths)) == 1:
                 fits[d] = widths[0]
                 break
-    if fits:
-        return max(fits, key=lambda d: (fits[d], -",\t;|".index(d)))
-    first = head.split("\n", 1)[0]
-    counts = {d: first.count(d) for d in ",\t;|"}
-    return max(counts, key=counts.get) if max(counts.values()) else ","
+    several = {d: w for d, w in fits.items() if w > 1}
+    if several:
+        return max(several, key=lambda d: (several[d], -SEPARATORS.index(d)))
+    first = re.split(r"\r\n|\r|\n", head, maxsplit=1)[0]
+    counts = {d: first.count(d) for d in SEPARATORS}
+    if max(counts.values()):
+        return max(counts, key=counts.get)
+    return next((d for d in SEPARATORS if d in fits), ",")
 
 
-def _row_widths(head: str, delimiter: str, quoting: int, truncated: bool,
+def _row_widths(head: str, delimiter: str, quoting: int, truncated: bool, newline: str,
                 limit: int = 200) -> list[int] | None:
     """Field counts of the first non-blank records of `head`; None if it does not parse."""
-    reader = csv.reader(io.StringIO(head, newline=""), delimiter=delimiter, quoting=quoting,
-                        strict=True)
+    reader = csv.reader(io.StringIO(head, newline=newline), delimiter=delimiter,
+                        quoting=quoting, strict=True)
     widths: list[int] = []
     try:
         for fields in itertools.islice(reader, limit):
