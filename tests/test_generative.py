@@ -39,3 +39,53 @@ def test_label_words_train_predict_save_load(method, tiny_texts, tmp_path):
     assert size < 5_000_000  # adapter only; the 135M base is referenced, not copied
     loaded = TextClassifier.load(tmp_path / "m")
     np.testing.assert_allclose(loaded.predict_proba(texts), proba, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    from textune.generative import load_causal_lm
+
+    return load_causal_lm("smollm2")
+
+
+def test_label_words_score_the_mean_log_prob_per_token(smollm2):
+    """Training averaged the verbaliser's token log-probabilities, prediction summed them, so
+    a multi-token label lost at prediction for its length alone."""
+    import torch
+
+    from textune.generative import LabelWordModel
+
+    model, tokenizer = smollm2
+    words = ["good", "not good at all, really"]
+    lw = LabelWordModel(model, tokenizer, words, None, "smollm2", "lora")
+    assert len(lw.verb_ids[1]) > 3 * len(lw.verb_ids[0])
+    text = "The soup was cold and the waiter ignored us."
+    proba = lw.predict_proba([text])[0]
+    prompt = lw.prompt_ids([text], None)[0]
+    means = []
+    with torch.no_grad():
+        for verb in lw.verb_ids:
+            logits = model(input_ids=torch.tensor([prompt + verb])).logits[0].float()
+            lp = torch.log_softmax(logits, dim=-1)
+            means.append(np.mean([lp[len(prompt) + j - 1, t].item()
+                                  for j, t in enumerate(verb)]))
+    np.testing.assert_allclose(proba, torch.softmax(torch.tensor(means), 0).numpy(), atol=1e-4)
+
+
+def test_an_over_long_pair_prompt_keeps_both_texts_and_the_cue(smollm2, caplog):
+    """An over-long prompt was cut from the front: "Text 1:" and the first text vanished."""
+    from textune.generative import LabelWordModel
+
+    model, tokenizer = smollm2
+    lw = LabelWordModel(model, tokenizer, ["yes", "no"], None, "smollm2", "lora", max_length=64)
+    first = "Alpha opens the first text. " + "It goes on and on. " * 30
+    second = "Beta opens the second text. " + "It also goes on. " * 30
+    with caplog.at_level("WARNING", logger="textune"):
+        ids = lw.prompt_ids([first, "short one"], [second, "short two"])
+    assert len(ids[0]) <= 64 - 1  # room for the one-token verbaliser
+    prompt = tokenizer.decode(ids[0])
+    assert prompt.startswith("Text 1: Alpha opens the first text.")
+    assert "\nText 2: Beta opens the second text." in prompt
+    assert prompt.endswith("\nCategory:")
+    assert tokenizer.decode(ids[1]) == "Text 1: short one\nText 2: short two\nCategory:"
+    assert "1 of 2 inputs are longer than max_length=64" in caplog.text

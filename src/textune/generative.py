@@ -4,6 +4,10 @@ Each class has a verbaliser (its label name by default). Training maximises the 
 the right verbaliser after the prompt, through a peft adapter (prompt tuning, p-tuning, LoRA);
 prediction scores every class's verbaliser and takes the best (rank classification), so the
 output is always a valid label and comes with probabilities (softmax over the scores).
+The score is the mean log-probability per verbaliser token, in training and at prediction
+alike: a sum would favour short labels (each extra token adds a negative term), so
+"very positive" would lose to "bad" for its length alone.
+An over-long prompt has its text (and text pair) cut to fit, never the template or the cue.
 The artifact holds only the adapter and a reference to the base model, which is reloaded from
 its file (a GGUF-loaded model cannot be saved whole).
 """
@@ -89,15 +93,44 @@ class LabelWordModel:
 
     def prompt_ids(self, texts: Sequence[str], pairs: Sequence[str] | None) -> list[list[int]]:
         tpl = self.template or (PAIR_TEMPLATE if pairs is not None else TEMPLATE)
-        prompts = [tpl.format(text=t, text_pair=pairs[i] if pairs is not None else "")
-                   for i, t in enumerate(texts)]
+        pairs = list(pairs) if pairs is not None else [""] * len(texts)
         room = self.max_length - max(len(v) for v in self.verb_ids)
-        ids = self.tokenizer(prompts, add_special_tokens=True)["input_ids"]
-        # Keep the end of an over-long prompt: the "Category:" cue sits there.
-        return [x[-room:] for x in ids]
+        ids = self._encode(tpl, list(texts), pairs)
+        long = [i for i, x in enumerate(ids) if len(x) > room]
+        for i in long:
+            ids[i] = self._fit(tpl, texts[i], pairs[i], room)
+        if long:
+            log.warning("%d of %d inputs are longer than max_length=%d tokens with the prompt; "
+                        "their text (and text pair) were cut at the end to fit, keeping the "
+                        "template and its cue. Raise --max-length to keep more.", len(long),
+                        len(ids), self.max_length)
+        return ids
+
+    def _encode(self, tpl: str, texts: list[str], pairs: list[str]) -> list[list[int]]:
+        prompts = [tpl.format(text=t, text_pair=p) for t, p in zip(texts, pairs)]
+        return self.tokenizer(prompts, add_special_tokens=True)["input_ids"]
+
+    def _fit(self, tpl: str, text: str, pair: str, room: int) -> list[int]:
+        """The prompt of an over-long input: text and pair cut at the end to share the room
+        the template leaves (half each, or what the shorter one needs)."""
+        budget = room - len(self._encode(tpl, [""], [""])[0])
+        if budget <= 0:
+            raise ValueError(f"the prompt template alone fills max_length={self.max_length} "
+                             "tokens; raise --max-length or shorten the template.")
+        a, b = (self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in (text, pair))
+        keep_a = min(len(a), max(budget // 2, budget - len(b)))
+        keep = [keep_a, min(len(b), budget - keep_a)]
+        while True:
+            text, pair = (self.tokenizer.decode(p[:k]) for p, k in zip((a, b), keep))
+            ids = self._encode(tpl, [text], [pair])[0]
+            if len(ids) <= room:  # re-tokenising a cut text can add a token at the seam
+                return ids
+            longer = int(keep[1] > keep[0])
+            keep[longer] = max(0, keep[longer] - (len(ids) - room))
 
     def score(self, model, prompts: list[list[int]], classes: Sequence[int]) -> torch.Tensor:
-        """Sum of log-probabilities of verbaliser `classes[i]` after prompt `prompts[i]`."""
+        """Mean log-probability per token of verbaliser `classes[i]` after prompt `prompts[i]`
+        (the module docstring says why the mean)."""
         seqs = [p + self.verb_ids[c] for p, c in zip(prompts, classes)]
         width = max(len(s) for s in seqs)
         pad = self.tokenizer.pad_token_id
@@ -115,7 +148,9 @@ class LabelWordModel:
         # Token t is predicted at position t-1; only those rows of the vocabulary are needed.
         lp = torch.log_softmax(logits[rows.to(device), (cols - 1).to(device)].float(), dim=-1)
         tok = lp.gather(1, ids[rows, cols].to(device)[:, None])[:, 0]
-        return torch.zeros(len(seqs), device=device).index_add(0, rows.to(device), tok)
+        total = torch.zeros(len(seqs), device=device).index_add(0, rows.to(device), tok)
+        n_tokens = torch.tensor([len(self.verb_ids[c]) for c in classes], device=device)
+        return total / n_tokens
 
     # ------------------------------------------------------------------ inference
 
@@ -176,10 +211,7 @@ class LabelWordTask(ClassifierTask):
     def loss(self, model, idx: torch.Tensor) -> torch.Tensor:
         idx = idx.cpu().numpy()
         classes = self.y[idx].tolist()
-        lw = self.predictor
-        lp = lw.score(model, [self.prompts[i] for i in idx], classes)
-        n_tok = torch.tensor([len(lw.verb_ids[c]) for c in classes], device=lp.device)
-        return -(lp / n_tok).mean()
+        return -self.predictor.score(model, [self.prompts[i] for i in idx], classes).mean()
 
 
 def train_label_words(clf, ex, y: np.ndarray, method: str):
@@ -187,7 +219,7 @@ def train_label_words(clf, ex, y: np.ndarray, method: str):
     from peft import get_peft_model
 
     from . import engine
-    from .adapters import DEFAULT_LR, peft_config, trainable_counts
+    from .adapters import DEFAULT_LR, peft_config, room_for_virtual_tokens, trainable_counts
     from .health import warn_unknown_tokens
     from .methods.finetune import _label_ids, _validation_split, default_epochs
 
@@ -204,8 +236,10 @@ def train_label_words(clf, ex, y: np.ndarray, method: str):
     model = get_peft_model(base, peft_config(method, "CAUSAL_LM", base.config.model_type,
                                              r=clf.lora_r,
                                              num_virtual_tokens=clf.num_virtual_tokens))
+    max_length = room_for_virtual_tokens(clf.max_length or MAX_LENGTH, method, base.config,
+                                         clf.num_virtual_tokens)
     lw = LabelWordModel(model, tokenizer, verbalizers, clf.template, clf.model, method,
-                        clf.max_length or MAX_LENGTH)
+                        max_length)
     trainable, total = trainable_counts(model)
     log.info("%s on %s: %s trainable parameters of %s (%.3f%%)", method, clf.model,
              f"{trainable:,}", f"{total:,}", 100 * trainable / total)
