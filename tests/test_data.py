@@ -247,6 +247,10 @@ def test_unescape_html_is_opt_in(tmp_path):
     ex = load_examples(f, label_column="condition", unescape_html=True)
     assert "didn't like \"Lybrel\"" in ex.texts[2] and '"drospirenone"' in ex.texts[2]
     assert "I'm glad" in ex.texts[3]
+    jl = write(tmp_path / "d.jsonl", json.dumps({"text": "Tom &amp; Jerry&#039;s", "label": "b"})
+               + "\n" + json.dumps({"text": "plain", "label": "a"}) + "\n")
+    assert load_examples(jl, unescape_html=True).texts == ["Tom & Jerry's", "plain"]
+    assert load_examples(jl).texts == ["Tom &amp; Jerry&#039;s", "plain"]
 
 
 def test_quoting_can_be_forced_and_errors_name_the_line(tmp_path):

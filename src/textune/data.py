@@ -507,8 +507,9 @@ def html_entities(df: pd.DataFrame, source: str, unescape: bool,
     They are kept as written by default: a model trained on them predicts on them too.
     `seen` collects sources already reported (streamed files call this per chunk).
     """
-    cells = [(j, i) for j, col in enumerate(df.columns) if df[col].dtype == object
-             for i, v in enumerate(df[col].tolist())
+    text_cols = [j for j, col in enumerate(df.columns)
+                 if df[col].dtype == object or pd.api.types.is_string_dtype(df[col])]
+    cells = [(j, i) for j in text_cols for i, v in enumerate(df.iloc[:, j].tolist())
              if isinstance(v, str) and "&" in v and _HTML_ENTITY.search(v)]
     if not cells:
         return df
