@@ -62,9 +62,11 @@ class ApiError(Exception):
 class MicroBatcher:
     """Queue requests; a single worker runs them through the model in combined batches.
 
-    Admission follows a latency budget: `rate` (texts/s, measured at warm-up, then an EWMA of
-    real batches) times `max_queue_seconds` bounds the queued texts, so an overloaded server
-    answers 503 at once instead of letting clients wait past their timeouts.
+    Admission follows a latency budget: `rate` (work units/s, measured at warm-up, then an EWMA
+    of real batches) times `max_queue_seconds` bounds the queued work, so an overloaded server
+    answers 503 at once instead of letting clients wait past their timeouts. A unit is one
+    500-character text; shorter texts cost less (see `work`), so a burst of short texts is not
+    refused on the strength of a warm-up on long ones.
     """
 
     RATE_SMOOTHING = 0.3  # EWMA weight of the newest full batch; smaller ones weigh less
@@ -76,8 +78,9 @@ class MicroBatcher:
         self.max_wait = max_wait_ms / 1000.0
         self.max_queued = max_queued
         self.max_queue_seconds = max_queue_seconds
-        self.rate: float | None = None  # texts per second; None until measured
-        self.queued = 0
+        self.rate: float | None = None  # work units per second; None until measured
+        self.queued = 0  # texts, for the hard cap
+        self.queued_work = 0.0  # work units, for the latency budget
         self.queue: asyncio.Queue | None = None
         self.task: asyncio.Task | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="textune-model")
@@ -101,9 +104,9 @@ class MicroBatcher:
                                    None if pairs is None else pairs[:1])
         began = time.perf_counter()
         await loop.run_in_executor(self.executor, self.predict, texts, pairs)
-        self.rate = len(texts) / max(time.perf_counter() - began, 1e-6)
-        log.info("warm-up: about %.0f texts/s; the queue admits %d texts (%.1f s)",
-                 self.rate, self.admission_bound(), self.max_queue_seconds)
+        self.rate = work(texts, pairs) / max(time.perf_counter() - began, 1e-6)
+        log.info("warm-up: about %.1f texts of 500 characters per second; the queue admits "
+                 "%.0f s of work", self.rate, self.max_queue_seconds)
 
     async def stop(self) -> None:
         """Finish everything already queued, then stop the worker."""
@@ -113,23 +116,23 @@ class MicroBatcher:
         await self.task
         self.executor.shutdown(wait=True)
 
-    def admission_bound(self) -> int:
-        """Most texts the queue holds: the latency budget's worth, never above the hard cap."""
-        if self.rate is None:
-            return self.max_queued
-        return min(self.max_queued, int(self.rate * self.max_queue_seconds))
+    def queued_seconds(self) -> float:
+        """Estimated seconds of work already queued (0 until a rate is measured)."""
+        return self.queued_work / self.rate if self.rate else 0.0
 
     async def submit(self, texts: list[str], pairs: list[str] | None) -> np.ndarray:
-        n = len(texts)
+        n, w = len(texts), work(texts, pairs)
         # an idle server always takes one request (up to the hard cap), however slow the model
-        over_budget = self.queued > 0 and self.queued + n > self.admission_bound()
+        over_budget = (self.rate is not None and self.queued > 0
+                       and (self.queued_work + w) / self.rate > self.max_queue_seconds)
         if over_budget or self.queued + n > self.max_queued:
-            wait = self.queued / self.rate if self.rate else 1.0
+            wait = self.queued_seconds()
             raise ApiError(503, "overloaded", f"{self.queued} texts are already queued (about "
                            f"{wait:.1f} s of work); retry shortly.",
                            headers={"Retry-After": str(max(1, math.ceil(wait)))})
         fut = asyncio.get_running_loop().create_future()
         self.queued += n
+        self.queued_work += w
         await self.queue.put((texts, pairs, fut))
         return await fut
 
@@ -159,9 +162,9 @@ class MicroBatcher:
 
     async def _process(self, loop, items) -> None:
         """Run a combined batch; if it fails, rerun each request alone so only a bad one fails."""
-        texts = [t for it in items for t in it[0]]
+        texts, pairs = [t for it in items for t in it[0]], _pairs(items)
         try:
-            proba = await self._predict(loop, texts, _pairs(items))
+            proba = await self._predict(loop, texts, pairs)
         except Exception:  # noqa: BLE001 - isolated below
             if len(items) == 1:
                 self._fail(items[0])
@@ -178,6 +181,7 @@ class MicroBatcher:
                 start += len(t)
         finally:
             self.queued -= len(texts)
+            self.queued_work = self.queued_work - work(texts, pairs) if self.queued else 0.0
 
     async def _process_one(self, loop, item) -> None:
         texts, pairs, fut = item
@@ -192,7 +196,7 @@ class MicroBatcher:
     async def _predict(self, loop, texts, pairs) -> np.ndarray:
         began = time.perf_counter()
         proba = await loop.run_in_executor(self.executor, self.predict, texts, pairs)
-        rate = len(texts) / max(time.perf_counter() - began, 1e-6)
+        rate = work(texts, pairs) / max(time.perf_counter() - began, 1e-6)
         # a lone text on an idle server says little about the throughput under load
         a = self.RATE_SMOOTHING * min(1.0, len(texts) / self.max_batch)
         self.rate = rate if self.rate is None else a * rate + (1 - a) * self.rate
@@ -206,6 +210,14 @@ class MicroBatcher:
         if not fut.done():
             fut.set_exception(ApiError(500, "prediction_failed", "the model failed on these "
                                        "texts; the server log has the details."))
+
+
+def work(texts: list[str], pairs: list[str] | None = None) -> float:
+    """Model work in units of one 500-character text: roughly per-text overhead plus length,
+    capped where tokenizers truncate. Only the shape matters; the measured rate sets the scale."""
+    lengths = [len(t) for t in texts] if pairs is None else \
+        [len(t) + len(p) for t, p in zip(texts, pairs)]
+    return sum(min(3.0, (n + 100) / 600) for n in lengths)
 
 
 def _pairs(items) -> list[str] | None:
