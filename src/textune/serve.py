@@ -105,8 +105,8 @@ class MicroBatcher:
         began = time.perf_counter()
         await loop.run_in_executor(self.executor, self.predict, texts, pairs)
         self.rate = work(texts, pairs) / max(time.perf_counter() - began, 1e-6)
-        log.info("warm-up: about %.1f texts of 500 characters per second; the queue admits "
-                 "%.0f s of work", self.rate, self.max_queue_seconds)
+        log.info("warm-up: about %.1f work units/s (a unit: one 500-character text); the "
+                 "queue admits %.1f s of work", self.rate, self.max_queue_seconds)
 
     async def stop(self) -> None:
         """Finish everything already queued, then stop the worker."""
