@@ -350,3 +350,10 @@ def test_cli_commands_that_read_data_take_quoting(tmp_path, probe_model, tiny_te
     r = runner.invoke(app, ["compare", "--data", str(f), "--eval-data", str(f), "--output",
                             str(tmp_path / "c"), "--quoting", "bogus", "-q"])
     assert r.exit_code == 2 and "unknown quoting 'bogus'" in r.output
+
+
+def test_blank_lines_that_end_the_file_are_not_rows(tmp_path):
+    """An editor's trailing empty lines end the file; a blank line before a row stays a row."""
+    assert len(load_examples(write(tmp_path / "a.csv", "text,label\nhi,a\nbye,b\n\n\n"))) == 2
+    with pytest.raises(DataError, match=r"row 2 \(line 3\)"):
+        load_examples(write(tmp_path / "b.csv", "text,label\nhi,a\n\nbye,b\n\n"))

@@ -172,3 +172,38 @@ def test_every_path_gives_the_same_answer(news, tmp_path, method, kind, pairs):
         same = np.mean(np.array(_labels_of(clf, got), dtype=object) ==
                        np.array(labels, dtype=object))
         assert same >= 0.99
+
+
+@slow
+def test_news_setfit_through_the_cli_is_accurate_and_consistent(bbc_news4, tmp_path):
+    """Issue 10's acceptance, as a user runs it: 4 news topics, 8 articles each, setfit;
+    `textune evaluate` on the reloaded model far above chance, and the torch CLI, the ONNX
+    CLI and the HTTP service agree label for label."""
+    from textune.batch_predict import load_predictor
+
+    train, test = bbc_news4
+    pd.DataFrame({"text": train.texts, "topic": train.labels}).to_csv(tmp_path / "train.csv",
+                                                                      index=False)
+    pd.DataFrame({"text": test.texts, "topic": test.labels}).to_csv(tmp_path / "test.csv",
+                                                                    index=False)
+    run = CliRunner().invoke
+    model, onnx = tmp_path / "news", tmp_path / "news-onnx"
+    r = run(app, ["train", "--data", str(tmp_path / "train.csv"), "--label-column", "topic",
+                  "--method", "setfit", "--max-length", "128", "--output", str(model), "-q"])
+    assert r.exit_code == 0, r.output
+    r = run(app, ["evaluate", str(model), "--data", str(tmp_path / "test.csv"),
+                  "--label-column", "topic", "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output.strip().splitlines()[-1])["accuracy"] >= 0.70
+    pytest.importorskip("onnxruntime")
+    assert run(app, ["export", str(model), "--output", str(onnx), "-q"]).exit_code == 0
+    answers = {}
+    for backend, folder in (("torch", model), ("onnx", onnx)):
+        out = tmp_path / f"{backend}.jsonl"
+        r = run(app, ["predict", str(folder), "--backend", backend, "--data",
+                      str(tmp_path / "test.csv"), "--output", str(out), "-q"])
+        assert r.exit_code == 0, r.output
+        answers[backend] = [json.loads(line)["label"] for line in out.read_text().splitlines()]
+    http = [a["label"] for a in _http_predict(load_predictor(model), test)]
+    assert len(answers["torch"]) == len(test) == len(http)
+    assert answers["torch"] == answers["onnx"] == http

@@ -427,7 +427,9 @@ def csv_frames(open_text: OpenText, path: Path, dialect: CsvDialect, *,
     """(frame, file line of each row) per chunk of `chunk_size` rows (None: one frame).
 
     Every record becomes a row; a blank line is a row of empty cells (an empty text, which
-    validation reports), and a row whose field count differs from the header's is an error
+    validation reports) unless, in a file of 2+ columns, only blank lines follow it to the end
+    (an editor's trailing newlines; a writer puts delimiters in an empty row of 2+ columns),
+    and a row whose field count differs from the header's is an error
     naming its line: nothing is dropped, merged or padded silently.
     """
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
@@ -449,14 +451,19 @@ def _frames(reader, path: Path, dialect: CsvDialect, chunk_size: int | None):
         columns = _header_names(header)
         width = len(columns)
         start = reader.line_num + 1
+        blank: list[int] = []  # blank lines become rows only if a record follows them
         for fields in reader:
-            if not fields:
-                fields = [""] * width
-            elif len(fields) != width:
+            if not fields and width > 1:
+                blank.append(start)
+                start = reader.line_num + 1
+                continue
+            fields = fields or [""]  # one column: a writer writes an empty text as a blank line
+            if len(fields) != width:
                 raise csv_parse_error(path, delimiter, f"line {start} has {len(fields)} "
                                       f"fields where the header has {width}", quoting)
-            rows.append(fields)
-            lines.append(start)
+            rows.extend([[""] * width for _ in blank] + [fields])
+            lines.extend(blank + [start])
+            blank = []
             start = reader.line_num + 1
             if chunk_size is not None and len(rows) >= chunk_size:
                 yield pd.DataFrame(rows, columns=columns, dtype=object), lines
@@ -466,6 +473,8 @@ def _frames(reader, path: Path, dialect: CsvDialect, chunk_size: int | None):
         if "new-line character" in why:
             why = "a carriage return (\\r) inside an unquoted field; quote the field"
         raise csv_parse_error(path, delimiter, f"line {reader.line_num}: {why}", quoting) from e
+    if blank:  # an editor's trailing empty lines end the file; they are not rows
+        log.debug("%s: %d blank line(s) at the end of the file ignored", path, len(blank))
     if rows or not emitted:
         yield pd.DataFrame(rows, columns=columns, dtype=object), lines
 
