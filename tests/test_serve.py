@@ -328,6 +328,9 @@ def test_gzip_bodies_are_decoded_and_bounded(client):
     assert r.status_code == 400 and error_code(r) == "bad_encoding", r.text
     r = client.post("/v1/classify", content=body, headers={"Content-Encoding": "br"})
     assert r.status_code == 415 and error_code(r) == "unsupported_encoding", r.text
+    two_members = gzip.compress(body[:10]) + gzip.compress(body[10:])  # valid per RFC 1952
+    r = client.post("/v1/classify", content=two_members, headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 200 and r.json() == plain, r.text
 
 
 def test_idle_keep_alive_connections_are_closed(server):
@@ -345,6 +348,20 @@ def test_idle_keep_alive_connections_are_closed(server):
             began = time.monotonic()
             assert sock.recv(4096) == b""  # the server closed the idle connection
             assert 0.5 < time.monotonic() - began < 5
+        for opening in (b"", b"GET /hea"):  # silent, or stalled before a whole request
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(opening)
+                began = time.monotonic()
+                assert sock.recv(4096) == b""
+                assert time.monotonic() - began < 5
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            body = json.dumps({"texts": ["a slow upload"]}).encode()
+            sock.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                         + KEY.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body))
+            for part in (body[:5], body[5:10], body[10:]):  # a live body is never cut
+                time.sleep(0.7)
+                sock.sendall(part)
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
 
 
 def test_malformed_json_and_body_limit(client):

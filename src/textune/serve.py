@@ -481,17 +481,21 @@ def _content_encoding(header: str | None) -> str:
 
 def _gunzip(data: bytes, limit: int) -> bytes:
     """Decompress, stopping at `limit` bytes of output so a small zip bomb cannot fill memory."""
-    d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        out = d.decompress(data, limit + 1)
-    except zlib.error as e:
-        raise ApiError(400, "bad_encoding", f"the body is not valid gzip ({e}).") from None
-    if len(out) > limit or d.unconsumed_tail:
-        raise ApiError(413, "body_too_large", f"the decompressed body exceeds {limit} bytes. "
-                       "Split the texts over several requests.")
-    if not d.eof:
-        raise ApiError(400, "bad_encoding", "the gzip body is truncated.")
-    return out
+    out = b""
+    while True:  # a gzip body may hold several members (RFC 1952), each decoded in turn
+        d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            out += d.decompress(data, limit + 1 - len(out))
+        except zlib.error as e:
+            raise ApiError(400, "bad_encoding", f"the body is not valid gzip ({e}).") from None
+        if len(out) > limit or d.unconsumed_tail:
+            raise ApiError(413, "body_too_large", f"the decompressed body exceeds {limit} "
+                           "bytes. Split the texts over several requests.")
+        if not d.eof:
+            raise ApiError(400, "bad_encoding", "the gzip body is truncated.")
+        data = d.unused_data
+        if not data.strip(b"\0"):  # trailing zero padding after the last member is allowed
+            return out
 
 
 def _warm_up_texts(max_chars: int, n: int) -> list[str]:
@@ -531,8 +535,38 @@ def make_server(app, *, log_level: str = "info", graceful_timeout: float = 30.0,
 
     config = uvicorn.Config(app, log_level=log_level, access_log=False,
                             timeout_graceful_shutdown=graceful_timeout,
-                            timeout_keep_alive=keep_alive_s, lifespan="on")
+                            timeout_keep_alive=keep_alive_s, lifespan="on",
+                            http=_idle_timeout_protocol())
     return uvicorn.Server(config)
+
+
+def _idle_timeout_protocol():
+    """uvicorn's HTTP protocol, with its keep-alive timer also armed when a connection opens
+    and while a request's head is still arriving: uvicorn arms it only after a response, so a
+    client that connects and sends nothing (or half a request line) held a connection open
+    for ever. A request in progress, a slow body upload included, is never cut."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    class IdleTimeoutProtocol(AutoHTTPProtocol):
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            self._arm_idle_timer()
+
+        def data_received(self, data):
+            super().data_received(data)
+            cycle = getattr(self, "cycle", None)
+            if cycle is None or getattr(cycle, "response_complete", False):
+                self._arm_idle_timer()
+
+        def _arm_idle_timer(self):
+            try:
+                if self.timeout_keep_alive_task is None and not self.transport.is_closing():
+                    self.timeout_keep_alive_task = self.loop.call_later(
+                        self.timeout_keep_alive, self.timeout_keep_alive_handler)
+            except AttributeError:  # a uvicorn without these internals: its own timer only
+                pass
+
+    return IdleTimeoutProtocol
 
 
 @contextlib.contextmanager
