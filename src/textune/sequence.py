@@ -225,7 +225,7 @@ def _load_prefix(config: dict, folder: Path):
     with quiet_transformers():  # the head missing from the base comes from the prefix file
         model, info = AutoModelForSequenceClassification.from_pretrained(
             resolve_backbone(config["backbone"]), num_labels=len(config["labels"]),
-            output_loading_info=True)
+            output_loading_info=True, **label_maps([str(c) for c in config["labels"]]))
     add_encoder_prefix(model, meta["num_virtual_tokens"])
     state = load_file(str(folder / PREFIX_WEIGHTS))
     unset = set(info["missing_keys"]) - set(state)
