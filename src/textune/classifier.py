@@ -156,26 +156,26 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def evaluate(self, X: Any, y: Sequence[Any] | None = None) -> dict:
         """Accuracy, macro-F1, per-class precision/recall/F1 and confusion matrix."""
-        ex = coerce_inputs(X, y, "evaluation data")
-        if ex.labels is None:
-            raise DataError(f"{ex.source}: evaluation needs labels; name the label column.")
-        self._check_fitted()
-        truth = align_labels(ex, self.labels)
-        pred = [self.labels[i] for i in self.predict_proba(ex).argmax(axis=1)]
+        truth, pred = self._truth_and_predictions(X, y, "evaluation data")
         return classification_metrics(truth, pred, self.labels)
 
     def score(self, X: Any, y: Sequence[Any] | None = None, sample_weight=None) -> float:
-        """Accuracy; labels match the model's by value or, across file types, by spelling
-        (a CSV's "1" is the JSONL's 1), so `cross_val_score` and mixed sources agree."""
+        """Accuracy, as scikit-learn's `score` (so `cross_val_score` works)."""
         from sklearn.metrics import accuracy_score
 
-        ex = coerce_inputs(X, y, "scoring data")
+        truth, pred = self._truth_and_predictions(X, y, "scoring data")
+        return float(accuracy_score(truth, pred, sample_weight=sample_weight))
+
+    def _truth_and_predictions(self, X: Any, y: Any, what: str) -> tuple[list, list]:
+        """Labels as the model's own values and its predictions. Labels match by value or,
+        across file types, by spelling (a CSV's "1" is a JSONL's 1)."""
+        ex = coerce_inputs(X, y, what)
         if ex.labels is None:
-            raise DataError(f"{ex.source}: scoring needs labels (y).")
+            raise DataError(f"{ex.source}: {what} needs labels; name the label column (or "
+                            "pass y).")
         self._check_fitted()
         truth = align_labels(ex, self.labels)
-        pred = [self.labels[i] for i in self.predict_proba(ex).argmax(axis=1)]
-        return float(accuracy_score(truth, pred, sample_weight=sample_weight))
+        return truth, [self.labels[i] for i in self.predict_proba(ex).argmax(axis=1)]
 
     # ------------------------------------------------------------------ persistence
 
