@@ -272,3 +272,23 @@ def test_recommendation_compares_methods_seed_by_seed():
                                                             (0.05, -0.04, 0.03, -0.03, 0.02))}, 90.0)
     line = recommend([row("probe", probe, 4.0), flipping])[0]
     assert "within noise" in line and "use probe" in line and "paired over 5 seeds" in line
+
+
+def test_compare_scores_csv_labels_against_a_model_trained_on_json_numbers(tmp_path,
+                                                                          tiny_texts):
+    """Training labels 0/1 from JSONL, evaluation labels "0"/"1" from CSV: the same classes
+    (every cell failed with KeyError '0' once CSV digits stopped turning into numbers)."""
+    import pandas as pd
+
+    from textune import load_examples
+
+    texts, labels = tiny_texts
+    ids = [int(y == "pos") for y in labels]
+    train = tmp_path / "train.jsonl"
+    pd.DataFrame({"text": texts, "label": ids}).to_json(train, orient="records", lines=True)
+    test = tmp_path / "test.csv"
+    pd.DataFrame({"text": texts, "label": [str(i) for i in ids]}).to_csv(test, index=False)
+    (rec,) = run_grid(load_examples(train), load_examples(test), tmp_path / "out",
+                      methods=["probe"], shots=[4], seeds=1)
+    assert rec["status"] == "ok", rec.get("error")
+    assert rec["accuracy"] >= 0.75

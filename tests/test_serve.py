@@ -503,3 +503,9 @@ def test_process_exits_zero_after_sigint(probe_model):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_queue_cap_below_request_size_is_refused_at_start(server):
+    _, predictor = server
+    with pytest.raises(ValueError, match="--max-queued-texts \\(4\\) is below --max-texts"):
+        create_app(predictor, limits=Limits(max_texts=8, max_queued_texts=4))

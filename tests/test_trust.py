@@ -218,3 +218,24 @@ def test_sklearn_estimator_checks_for_a_text_estimator(check):
     from sklearn.utils import estimator_checks
 
     getattr(estimator_checks, check)("TextClassifier", TextClassifier())
+
+
+def test_multiclass_onnx_export_from_before_the_fix_is_refused(news_probe, tmp_path):
+    """0.1 exported 3+-class setfit/probe models from their permuted saved head; such an
+    export (no self-check) must not serve answers. A fresh export checks its own graph."""
+    pytest.importorskip("onnxruntime")
+    from textune.onnx_export import OnnxClassifier, export_onnx
+
+    clf, path, test = news_probe
+    export_onnx(path, tmp_path / "onnx")
+    fresh = OnnxClassifier.load(tmp_path / "onnx")
+    np.testing.assert_allclose(fresh.predict_proba(test.texts), clf.predict_proba(test.texts),
+                               atol=1e-4)
+    cfg = json.loads((tmp_path / "onnx" / "textune.json").read_text())
+    del cfg["self_check"]
+    (tmp_path / "onnx" / "textune.json").write_text(json.dumps(cfg))
+    with pytest.raises(ArtifactError, match="Export the model folder again"):
+        OnnxClassifier.load(tmp_path / "onnx")
+    result = CliRunner().invoke(app, ["predict", str(tmp_path / "onnx"), "--backend", "onnx",
+                                      "--data", "x.csv", "--output", str(tmp_path / "p.jsonl")])
+    assert result.exit_code == 2 and "Export the model folder again" in result.output

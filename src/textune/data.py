@@ -457,7 +457,7 @@ def _frames(reader, path: Path, dialect: CsvDialect, chunk_size: int | None):
                 blank.append(start)
                 start = reader.line_num + 1
                 continue
-            fields = fields or [""]  # one column: a writer writes an empty text as a blank line
+            fields = fields or [""]  # one column: an unquoted writer writes "" as a blank line
             if len(fields) != width:
                 raise csv_parse_error(path, delimiter, f"line {start} has {len(fields)} "
                                       f"fields where the header has {width}", quoting)

@@ -123,7 +123,14 @@ def export_onnx(model_dir: str | os.PathLike, output: str | os.PathLike, *,
         }
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str) + "\n")
         (tmp / "README.md").write_text(_card(config))
-        OnnxClassifier.load(tmp)  # the graph must answer as the torch model does, or no export
+        try:  # the graph must answer as the torch model does, or there is no export
+            OnnxClassifier.load(tmp)
+        except selfcheck.ArtifactError as e:
+            raise ExportError(f"{output}: the exported graph does not answer as the model "
+                              f"does: probabilities for the check texts differ by up to "
+                              f"{e.diff:.3g} (tolerance {e.tolerance:g}). Export again without "
+                              "--quantize, or without graph optimisation (optimize=False)."
+                              ) from None
     log.info("exported %s to %s (%s)", model_dir, output, quantize or "fp32")
     return output
 
@@ -302,6 +309,16 @@ class OnnxClassifier:
             selfcheck.verify(clf.predict_proba, config[selfcheck.KEY], str(path),
                              tolerance=selfcheck.INT8_TOLERANCE if int8 else None,
                              versions=config.get("versions"))
+        elif verify and config.get("head", {}).get("type") == "logistic_regression" \
+                and len(config["labels"]) >= 3:
+            # textune < 0.2 exported from a saved model whose head it had stored permuted
+            raise selfcheck.ArtifactError(
+                f"{path}: this ONNX export was made by textune < {selfcheck.FIXED_IN} from a "
+                f"{len(config['labels'])}-class {config.get('method')} model, whose head that "
+                "release saved permuted (safetensors #825): its answers are wrong. Export the "
+                f"model folder again with textune >= {selfcheck.FIXED_IN} (`textune export "
+                f"{config['onnx'].get('exported_from', 'MODEL_DIR')} --output {path}`); the "
+                "model folder itself is repaired on load.")
         return clf
 
     @property

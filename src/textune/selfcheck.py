@@ -38,7 +38,13 @@ Predict = Callable[[Sequence[str], "Sequence[str] | None"], np.ndarray]
 
 
 class ArtifactError(ValueError):
-    """A saved model that cannot be trusted; the message says why and what to do."""
+    """A saved model that cannot be trusted; the message says why and what to do. `diff` and
+    `tolerance`: how far the check texts' probabilities moved, when that was the reason."""
+
+    def __init__(self, message: str, *, diff: float | None = None,
+                 tolerance: float | None = None):
+        super().__init__(message)
+        self.diff, self.tolerance = diff, tolerance
 
 
 def record(predict_proba: Predict, is_pair: bool) -> dict:
@@ -64,6 +70,7 @@ def verify(predict_proba: Predict, check: dict, where: str, *, tolerance: float 
             saved = (f" It was saved with {then}; now {now}." if then != now else
                      f" It was saved with the versions installed now ({now}).")
         raise ArtifactError(
+            diff=diff, tolerance=tol, message=
             f"{where}: the model does not answer as it did when it was saved (its probabilities "
             f"for the built-in check texts differ by up to {diff:.3g}; tolerance {tol:g}). Its "
             f"files were damaged, or a dependency now loads them differently.{saved} Retrain "

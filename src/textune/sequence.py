@@ -202,20 +202,21 @@ def _add_prefix(model, tokenizer, num_virtual_tokens: int, new: set[str]) -> Non
 def _save_prefix(model, folder: Path) -> None:
     """The prefix and every trained module (head included) as safetensors + JSON; the frozen
     encoder is rebuilt from the backbone at load."""
-    from safetensors.torch import save_file
+    from .artifact import save_arrays
 
     folder.mkdir(parents=True, exist_ok=True)
-    state = {n: p.detach().to("cpu", torch.float32).contiguous()
+    state = {n: p.detach().to("cpu", torch.float32).numpy()
              for n, p in model.named_parameters() if p.requires_grad}
-    save_file(state, str(folder / PREFIX_WEIGHTS))
+    save_arrays(state, folder / PREFIX_WEIGHTS)
     meta = {"type": "textune_encoder_prefix", "num_virtual_tokens":
             model.textune_prefix.num_virtual_tokens, "parameters": sorted(state)}
     (folder / PREFIX_CONFIG).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
 def _load_prefix(config: dict, folder: Path):
-    from safetensors.torch import load_file
     from transformers import AutoModelForSequenceClassification
+
+    from .artifact import load_arrays
 
     if not (folder / PREFIX_CONFIG).is_file():
         raise ValueError(f"{folder}: this prefix adapter was saved by peft's prefix tuning, "
@@ -227,7 +228,7 @@ def _load_prefix(config: dict, folder: Path):
             resolve_backbone(config["backbone"]), num_labels=len(config["labels"]),
             output_loading_info=True, **label_maps([str(c) for c in config["labels"]]))
     add_encoder_prefix(model, meta["num_virtual_tokens"])
-    state = load_file(str(folder / PREFIX_WEIGHTS))
+    state = {n: torch.from_numpy(a) for n, a in load_arrays(folder / PREFIX_WEIGHTS).items()}
     unset = set(info["missing_keys"]) - set(state)
     if unset:
         raise ValueError(f"{folder / PREFIX_WEIGHTS} lacks {', '.join(sorted(unset))}, which "

@@ -241,6 +241,11 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
     from . import __version__
 
     limits = limits or Limits()
+    if limits.max_queued_texts < limits.max_texts:
+        raise ValueError(f"--max-queued-texts ({limits.max_queued_texts}) is below --max-texts "
+                         f"({limits.max_texts}): a full request could never be queued and would "
+                         "be told to retry for ever. Raise --max-queued-texts or lower "
+                         "--max-texts.")
     labels = list(predictor.labels)
     str_labels = [str(c) for c in labels]
     key = api_key.encode("utf-8") if api_key else None

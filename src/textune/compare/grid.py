@@ -13,6 +13,7 @@ Why this shape:
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import json
@@ -23,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ..data import DataError, Examples
+from ..data import DataError, Examples, align_labels
 from ..sampling import sample_per_class
 from .zeroshot import templated_examples
 
@@ -290,7 +291,8 @@ def run_grid(train: Examples, test: Examples, output: str | Path, *,
     check_zero_shot(train, shots)
     if test.labels is None:
         raise DataError(f"{test.source}: the evaluation data needs labels.")
-    test.check_known_labels(train.classes)
+    # the evaluation labels as training spells them (a CSV's "1" is a JSONL's 1)
+    test = dataclasses.replace(test, labels=align_labels(test, train.classes))
     params = canonical_params(params)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
