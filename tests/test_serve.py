@@ -425,6 +425,18 @@ def _start(args, env=None):
     return proc
 
 
+@contextlib.contextmanager
+def _serving_process(args, env=None):
+    """`textune serve ARGS` as a process, killed at the end if a test left it running."""
+    proc = _start(args, env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def _wait_url(proc, timeout=90):
     deadline = time.monotonic() + timeout
     lines = []
@@ -450,10 +462,9 @@ def test_bad_model_dir_fails_at_start(tmp_path):
 def test_process_graceful_shutdown_finishes_in_flight(probe_model, tiny_texts):
     _, path = probe_model
     # a budget that holds all six long requests below: this test is about the drain
-    proc = _start([str(path), "--port", "0", "--quiet", "--max-queue-seconds", "60",
-                   "--max-queued-texts", "500", "--keep-alive", "2"],
-                  env={"TEXTUNE_API_KEY": KEY})
-    try:
+    with _serving_process([str(path), "--port", "0", "--quiet", "--max-queue-seconds", "60",
+                           "--max-queued-texts", "500", "--keep-alive", "2"],
+                          env={"TEXTUNE_API_KEY": KEY}) as proc:
         addr = _wait_url(proc)
         url = f"http://{addr}"
         limits = httpx.get(f"{url}/v1/model", headers={"X-API-Key": KEY}, timeout=60).json()
@@ -485,24 +496,15 @@ def test_process_graceful_shutdown_finishes_in_flight(probe_model, tiny_texts):
         assert proc.wait(timeout=60) == 0
         with pytest.raises(httpx.TransportError):
             httpx.get(f"{url}/healthz", timeout=2)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_process_exits_zero_after_sigint(probe_model):
     _, path = probe_model
-    proc = _start([str(path), "--port", "0", "--quiet"])
-    try:
+    with _serving_process([str(path), "--port", "0", "--quiet"]) as proc:
         url = f"http://{_wait_url(proc)}"
         assert httpx.get(f"{url}/healthz", timeout=60).status_code == 200
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_queue_cap_below_request_size_is_refused_at_start(server):
