@@ -3,7 +3,7 @@
 __version__ = "0.2.0"
 
 from .data import DataError, Examples, from_lists, load_examples  # noqa: E402
-from .sampling import sample_per_class, split  # noqa: E402
+from .data.sampling import sample_per_class, split  # noqa: E402
 
 
 def __getattr__(name):  # the classifier pulls in torch; import it only when asked

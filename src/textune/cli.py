@@ -175,7 +175,7 @@ def train(
     progress = _setup(quiet)
     from .classifier import TextClassifier
     from .data import load_examples
-    from .sampling import sample_per_class
+    from .data.sampling import sample_per_class
 
     try:
         ex = load_examples(data, text_column=text_column, text_pair_column=text_pair_column,

@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 from .data import DataError, Examples
-from .sampling import sample_per_class
+from .data.sampling import sample_per_class
 
 log = logging.getLogger(__name__)
 HELD_OUT_PER_CLASS = 100

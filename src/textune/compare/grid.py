@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..data import DataError, Examples, align_labels
-from ..sampling import sample_per_class
+from ..data.sampling import sample_per_class
 from .zeroshot import templated_examples
 
 log = logging.getLogger(__name__)

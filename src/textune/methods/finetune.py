@@ -14,7 +14,7 @@ from collections import Counter
 import numpy as np
 
 from ..data import DataError, Examples
-from ..sampling import split
+from ..data.sampling import split
 
 log = logging.getLogger(__name__)
 

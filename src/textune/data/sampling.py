@@ -6,7 +6,8 @@ import logging
 import random
 from collections import defaultdict
 
-from .data import DataError, Examples
+from .errors import DataError
+from .examples import Examples
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,74 @@
+"""A frame of strings-as-written in, validated `Examples` out.
+
+Every input (files, DataFrames, `datasets`, Python lists, streamed chunks) passes through
+`from_frame`, so validation and its messages live once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from .columns import LABEL_NAMES, PAIR_NAMES, TEXT_NAMES, _guess_text_columns, _pick
+from .errors import DataError, _missing, _rows
+from .examples import Examples
+from .labels import _label_values
+
+log = logging.getLogger(__name__)
+
+
+def from_frame(df: pd.DataFrame, name: str, *, first_line: int | None,
+               text_column: str | None, text_pair_column: str | None,
+               label_column: str | None, require_labels: bool,
+               lines: list[int] | None = None, row_offset: int = 0,
+               read_labels: bool = True) -> Examples:
+    """Validated `Examples` from a frame. `lines` (file line per row) and `row_offset` (rows
+    in earlier chunks) only make messages exact; `read_labels=False` (prediction) never reads
+    a label column, which is still kept out of the text columns."""
+    columns = [str(c) for c in df.columns]
+    df = df.copy()
+    df.columns = columns
+    if len(df) == 0:
+        raise DataError(f"{name}: no data rows (columns: {columns}).")
+    label_col = _pick(columns, label_column, LABEL_NAMES, name, "label", "--label-column")
+    text_col = _pick(columns, text_column, TEXT_NAMES, name, "text", "--text-column")
+    pair_col = _pick(columns, text_pair_column, PAIR_NAMES if text_column is None else (),
+                     name, "second text", "--text-pair-column")
+    if text_col is None:
+        text_col, pair_col = _guess_text_columns(df, exclude={label_col}, name=name)
+    if label_col is None and require_labels:
+        raise DataError(f"{name}: cannot tell which column holds the labels; columns are "
+                        f"{columns}. Name it with --label-column (label_column=...).")
+    if not read_labels:
+        label_col = None
+    ex = Examples(texts=[], source=name, first_line=first_line, lines=lines,
+                  row_offset=row_offset,
+                  columns={"text": text_col, "label": label_col or "", "pair": pair_col or ""})
+    ex.texts = _text_values(df[text_col], text_col, ex)
+    if pair_col is not None:
+        ex.text_pairs = _text_values(df[pair_col], pair_col, ex)
+    if label_col is not None:
+        ex.labels = _label_values(df[label_col], label_col, ex)
+    log.debug("%s: %d rows; text=%r pair=%r label=%r", name, len(ex), text_col, pair_col, label_col)
+    n_dup = len(ex) - len(set(ex.keys()))
+    if n_dup:
+        log.info("%s: %d of %d rows repeat an earlier text%s; they are kept here and removed "
+                 "before contrastive training.", name, n_dup, len(ex),
+                 " pair" if pair_col else "")
+    return ex
+
+
+def _text_values(col: pd.Series, col_name: str, ex: Examples) -> list[str]:
+    values = col.tolist()
+    not_str = [i for i, v in enumerate(values) if not isinstance(v, str) and not _missing(v)]
+    if not_str:
+        v = values[not_str[0]]
+        raise DataError(f"{ex.source}: column '{col_name}' must hold text, but {_rows(ex, not_str)}"
+                        f" hold(s) other values (e.g. {v!r}, a {type(v).__name__}). Convert them "
+                        "to strings or fix the column choice.")
+    empty = [i for i, v in enumerate(values) if _missing(v) or not v.strip()]
+    if empty:
+        raise DataError(f"{ex.source}: column '{col_name}' is empty in {_rows(ex, empty)}. "
+                        "Fill in or remove those rows (textune never drops rows silently).")
+    return values
