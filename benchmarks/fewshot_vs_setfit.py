@@ -37,7 +37,7 @@ def run_setfit_library(train, test_texts, test_labels, seed: int) -> dict:
     from setfit import SetFitModel, Trainer, TrainingArguments
     from sklearn.metrics import accuracy_score
 
-    from textune.backbones import resolve_backbone
+    from textune.models.backbones import resolve_backbone
 
     model = SetFitModel.from_pretrained(resolve_backbone("minilm"))
     with tempfile.TemporaryDirectory() as out:

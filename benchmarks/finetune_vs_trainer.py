@@ -62,7 +62,7 @@ def set_threads() -> int:
     """Every core this process may use, the same for both systems."""
     import torch
 
-    from textune.onnx_export import cpu_threads
+    from textune.serving.onnx import cpu_threads
 
     n = cpu_threads()
     torch.set_num_threads(n)
@@ -169,7 +169,7 @@ def run_trainer(method: str, train, test, *, epochs: int, batch_size: int, lr: f
                               DataCollatorWithPadding, Trainer, TrainingArguments, set_seed)
     from transformers.trainer_callback import PrinterCallback
 
-    from textune.backbones import resolve_backbone
+    from textune.models.backbones import resolve_backbone
 
     t0 = time.perf_counter()
     threads = set_threads()
@@ -231,7 +231,7 @@ def resolve_bf16(setting: str) -> bool:
     """'auto' means what textune's engine picks on this machine; both systems then get it."""
     if setting != "auto":
         return setting == "on"
-    from textune.engine import mixed_precision
+    from textune.engine.loop import mixed_precision
 
     return mixed_precision("auto") == "bf16"
 

@@ -75,8 +75,8 @@ def accuracy(pred, labels) -> float:
 def bench_systems(folder: Path, texts, labels, repeats: int, workdir: Path) -> dict:
     import torch
 
-    from textune.batch_predict import load_predictor
-    from textune.onnx_export import OnnxClassifier, export_onnx
+    from textune.serving.batch import load_predictor
+    from textune.serving.onnx import OnnxClassifier, export_onnx
 
     t0 = time.perf_counter()
     export_onnx(folder, workdir / "onnx-fp32")

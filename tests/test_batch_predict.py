@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from textune.batch_predict import (BatchPredictor, TorchPredictor, load_predictor,
+from textune.serving.batch import (BatchPredictor, TorchPredictor, load_predictor,
                                    predict_frame, stream_predict)
 from textune.cli import app
 from textune.data import DataError

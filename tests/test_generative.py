@@ -43,7 +43,7 @@ def test_label_words_train_predict_save_load(method, tiny_texts, tmp_path):
 
 @pytest.fixture(scope="module")
 def smollm2():
-    from textune.generative import load_causal_lm
+    from textune.models.generative import load_causal_lm
 
     return load_causal_lm("smollm2")
 
@@ -53,7 +53,7 @@ def test_label_words_score_the_mean_log_prob_per_token(smollm2):
     a multi-token label lost at prediction for its length alone."""
     import torch
 
-    from textune.generative import LabelWordModel
+    from textune.models.generative import LabelWordModel
 
     model, tokenizer = smollm2
     words = ["good", "not good at all, really"]
@@ -74,7 +74,7 @@ def test_label_words_score_the_mean_log_prob_per_token(smollm2):
 
 def test_an_over_long_pair_prompt_keeps_both_texts_and_the_cue(smollm2, caplog):
     """An over-long prompt was cut from the front: "Text 1:" and the first text vanished."""
-    from textune.generative import LabelWordModel
+    from textune.models.generative import LabelWordModel
 
     model, tokenizer = smollm2
     lw = LabelWordModel(model, tokenizer, ["yes", "no"], None, "smollm2", "lora", max_length=64)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from textune import DataError, from_lists, sample_per_class, split
-from textune.losses import cosine_pair_loss
+from textune.engine.losses import cosine_pair_loss
 from textune.methods.setfit import balanced_batches
 
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 pytest.importorskip("onnxruntime")
 
 from textune.cli import app  # noqa: E402
-from textune.onnx_export import OnnxClassifier, export_onnx  # noqa: E402
+from textune.serving.onnx import OnnxClassifier, export_onnx  # noqa: E402
 
 runner = CliRunner()
 
@@ -129,7 +129,7 @@ def test_sequence_models_export_with_torch_parity(method, peft, tiny_texts, tmp_
 
 def test_prompt_adapter_export_is_refused_with_advice(tiny_texts, tmp_path):
     from textune import TextClassifier
-    from textune.onnx_export import ExportError
+    from textune.serving.onnx import ExportError
 
     texts, labels = tiny_texts
     TextClassifier(method="prompt", epochs=1).fit(texts, labels).save(tmp_path / "m")

@@ -8,14 +8,12 @@ kept tiny: the point is agreement between paths, not accuracy (test_trust.py che
 """
 
 import json
-import threading
-import time
 
-import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from tests.paths import assert_same_answer_everywhere, exports_to_onnx, http_predict
 from textune import Examples, TextClassifier
 from textune.cli import app
 
@@ -77,101 +75,15 @@ def _examples(ex: Examples, kind: str, pairs: bool) -> Examples:
                     labels=[mapping[ex.labels[i]] for i in idx])
 
 
-def _frame(ex: Examples) -> pd.DataFrame:
-    df = pd.DataFrame({"text": ex.texts})
-    if ex.is_pair:
-        df["text_pair"] = ex.text_pairs
-    return df
-
-
-def _labels_of(clf, proba) -> list:
-    return [clf.labels[i] for i in np.asarray(proba).argmax(axis=1)]
-
-
-def _serve(predictor):
-    from textune.serve import bind_socket, create_app, make_server
-
-    sock = bind_socket("127.0.0.1", 0)
-    server = make_server(create_app(predictor), log_level="warning")
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    return server, thread, f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
-def _http_predict(predictor, ex: Examples):
-    httpx = pytest.importorskip("httpx")
-    server, thread, url = _serve(predictor)
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        body = {"texts": ex.texts}
-        if ex.is_pair:
-            body["text_pairs"] = ex.text_pairs
-        r = httpx.post(f"{url}/v1/classify", json=body, timeout=60)
-        assert r.status_code == 200, r.text
-        return r.json()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
 @pytest.mark.parametrize("method, kind, pairs", CASES)
 def test_every_path_gives_the_same_answer(news, tmp_path, method, kind, pairs):
-    from textune.batch_predict import load_predictor, predict_frame
-
     train, test = (_examples(part, kind, pairs) for part in news)
     if METHODS[method].get("model") == "smollm2":
         pytest.importorskip("gguf")
     clf = TextClassifier(**{**FAST, **METHODS[method]}).fit(train)
-    want = clf.predict_proba(test)
-    labels = _labels_of(clf, want)
     assert sorted(set(clf.labels)) == sorted(set(LABELS[kind].values()))
-    assert list(clf.predict(test)) == labels
-
-    path = tmp_path / "model"
-    clf.save(path)
-    again = TextClassifier.load(path)
-    assert again.labels == clf.labels
-    np.testing.assert_allclose(again.predict_proba(test), want, atol=1e-5)
-
-    # the CLI, reading a file and writing JSON Lines
-    data = tmp_path / "input.csv"
-    _frame(test).to_csv(data, index=False)
-    out = tmp_path / "pred.jsonl"
-    r = CliRunner().invoke(app, ["predict", str(path), "--data", str(data), "--output",
-                                 str(out), "-q"])
-    assert r.exit_code == 0, r.output
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [row["label"] for row in rows] == labels  # same values and types ("007" stays text)
-    np.testing.assert_allclose([[row["probabilities"][str(c)] for c in clf.labels]
-                                for row in rows], want, atol=1e-5)
-
-    # the batch function that Ray Data / Spark run
-    predictor = load_predictor(path)
-    frame = predict_frame(_frame(test), predictor, text_column="text",
-                          text_pair_column="text_pair" if pairs else None)
-    assert list(frame["label"]) == labels
-    np.testing.assert_allclose(frame[[f"proba_{c}" for c in clf.labels]].to_numpy(), want,
-                               atol=1e-5)
-
-    # the HTTP service
-    answers = _http_predict(predictor, test)
-    assert [a["label"] for a in answers] == labels
-    np.testing.assert_allclose([[a["probabilities"][str(c)] for c in clf.labels]
-                                for a in answers], want, atol=1e-5)
-
-    if method in ONNX:
-        pytest.importorskip("onnxruntime")
-        from textune.onnx_export import OnnxClassifier, export_onnx
-
-        export_onnx(path, tmp_path / "onnx")
-        onnx = OnnxClassifier.load(tmp_path / "onnx")
-        got = onnx.predict_proba(test.texts, test.text_pairs)
-        np.testing.assert_allclose(got, want, atol=1e-4)
-        same = np.mean(np.array(_labels_of(clf, got), dtype=object) ==
-                       np.array(labels, dtype=object))
-        assert same >= 0.99
+    assert exports_to_onnx(clf) == (method in ONNX)
+    assert_same_answer_everywhere(clf, test, tmp_path, onnx=method in ONNX)
 
 
 @slow
@@ -179,7 +91,7 @@ def test_news_setfit_through_the_cli_is_accurate_and_consistent(bbc_news4, tmp_p
     """Issue 10's acceptance, as a user runs it: 4 news topics, 8 articles each, setfit;
     `textune evaluate` on the reloaded model far above chance, and the torch CLI, the ONNX
     CLI and the HTTP service agree label for label."""
-    from textune.batch_predict import load_predictor
+    from textune.serving.batch import load_predictor
 
     train, test = bbc_news4
     pd.DataFrame({"text": train.texts, "topic": train.labels}).to_csv(tmp_path / "train.csv",
@@ -204,6 +116,6 @@ def test_news_setfit_through_the_cli_is_accurate_and_consistent(bbc_news4, tmp_p
                       str(tmp_path / "test.csv"), "--output", str(out), "-q"])
         assert r.exit_code == 0, r.output
         answers[backend] = [json.loads(line)["label"] for line in out.read_text().splitlines()]
-    http = [a["label"] for a in _http_predict(load_predictor(model), test)]
+    http = [a["label"] for a in http_predict(load_predictor(model), test)]
     assert len(answers["torch"]) == len(test) == len(http)
     assert answers["torch"] == answers["onnx"] == http

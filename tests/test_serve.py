@@ -19,8 +19,8 @@ import pytest
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 
-from textune.batch_predict import load_predictor  # noqa: E402
-from textune.serve import (ApiError, Limits, MicroBatcher, bind_socket,  # noqa: E402
+from textune.serving.batch import load_predictor  # noqa: E402
+from textune.serving.http import (ApiError, Limits, MicroBatcher, bind_socket,  # noqa: E402
                            create_app, make_server)
 
 KEY = "s3cret-key"

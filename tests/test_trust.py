@@ -14,9 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from textune import DataError, TextClassifier, load_examples
-from textune.artifact import save_arrays
+from textune.artifact.files import save_arrays
 from textune.cli import app
-from textune.selfcheck import ArtifactError
+from textune.artifact.selfcheck import ArtifactError
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +224,7 @@ def test_multiclass_onnx_export_from_before_the_fix_is_refused(news_probe, tmp_p
     """0.1 exported 3+-class setfit/probe models from their permuted saved head; such an
     export (no self-check) must not serve answers. A fresh export checks its own graph."""
     pytest.importorskip("onnxruntime")
-    from textune.onnx_export import OnnxClassifier, export_onnx
+    from textune.serving.onnx import OnnxClassifier, export_onnx
 
     clf, path, test = news_probe
     export_onnx(path, tmp_path / "onnx")

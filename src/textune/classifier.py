@@ -7,27 +7,28 @@ card, written atomically; no pickle anywhere.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import logging
 import platform
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from . import __version__
-from .artifact import atomic_dir
+from .artifact.files import atomic_dir
 from .data import DataError, Examples, align_labels, coerce_inputs
-from .encoder import default_device, set_threads
-from .methods import METHODS, resolve_method
+from .engine.device import default_device, set_threads
+from .methods import method_config
 from .metrics import classification_metrics
-from .selfcheck import KEY as SELF_CHECK
-from .selfcheck import record
-from .selfcheck import verify as verify_canaries
+from .artifact.selfcheck import KEY as SELF_CHECK
+from .artifact.selfcheck import record
+from .artifact.selfcheck import verify as verify_canaries
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +116,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """Train on `Examples`, or texts / (text, text_pair) tuples `X` with labels `y`."""
         ex = coerce_inputs(X, y, "training data")
         ex.require_labels()
-        name, overrides = resolve_method(self.method)
         if self.class_weight not in (None, "balanced"):
             raise ValueError(f"class_weight must be None or 'balanced', not {self.class_weight!r}.")
-        params = SimpleNamespace(**{**self.get_params(), **overrides})
+        _, method, self.method_config_ = method_config(self.method, self.get_params(),
+                                                          _defaults())
         set_threads()
         self.classes_ = np.array(ex.classes)
         self.is_pair_ = ex.is_pair
@@ -126,7 +127,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         y_idx = np.array([index[v] for v in ex.labels])
 
         t0 = time.perf_counter()
-        self.model_, stats = METHODS[name]().fit(params, ex, y_idx)
+        self.model_, stats = method().fit(self.method_config_, ex, y_idx)
         # training time excludes loading the backbone (as the benchmarks measure peers)
         self.train_seconds_ = time.perf_counter() - t0 - stats.get("load_seconds", 0.0)
         self.n_train_ = len(ex)
@@ -223,6 +224,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                      config.get("textune_version", "?"))
         clf.classes_ = np.array(config["labels"])
         clf.is_pair_ = bool(config["text_pair"])
+        clf.method_config_ = config.get("method_config")
         clf.fit_stats_ = config.get("train", {})
         clf.train_seconds_ = clf.fit_stats_.get("train_seconds")
         clf.n_train_ = clf.fit_stats_.get("n_train")
@@ -298,22 +300,33 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             "labels": self.labels,
             "text_pair": self.is_pair_,
             "params": self.get_params(),
+            # what the method read (its config dataclass); absent in models saved before 0.3
+            "method_config": _as_dict(getattr(self, "method_config_", None)),
             "train": self.fit_stats_,
             "versions": versions,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 
 
+def _as_dict(cfg: Any) -> dict | None:
+    return dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else cfg
+
+
+def _defaults() -> dict:
+    """The estimator's default parameters: a value that differs was set by the user."""
+    return {name: p.default for name, p in inspect.signature(TextClassifier).parameters.items()}
+
+
 def _model_class(head_type: str):
     kind = MODEL_KINDS.get(head_type)
     if kind == "embedding":
-        from .embedding import EmbeddingModel
+        from .models.embedding import EmbeddingModel
         return EmbeddingModel
     if kind == "sequence":
-        from .sequence import SequenceModel
+        from .models.sequence import SequenceModel
         return SequenceModel
     if kind == "generative":
-        from .generative import LabelWordModel
+        from .models.generative import LabelWordModel
         return LabelWordModel
     raise ValueError(f"unknown model type '{head_type}' in {CONFIG_FILE}; upgrade textune.")
 

@@ -15,7 +15,7 @@ from typing import Optional
 
 import typer
 
-from .backbones import BackboneError
+from .models.backbones import BackboneError
 from .data import DataError
 
 app = typer.Typer(
@@ -170,6 +170,9 @@ def train(
 ):
     """Train a classifier and save it.
 
+    Each method reads only its own options (setting another is an error); `textune methods`
+    lists them with their defaults.
+
     Example: textune train --method setfit --data train.csv --shots 8 --output my-model --json
     """
     progress = _setup(quiet)
@@ -219,6 +222,58 @@ def _parse_verbalizers(spec: str | None) -> dict | None:
             raise typer.BadParameter(f"'{item}' is not LABEL=WORDS; example: "
                                      "--verbalizers 0=negative,1=positive", param_hint="--verbalizers")
         out[label.strip()] = words.strip()
+    return out
+
+
+@app.command()
+def methods(
+    name: Optional[str] = typer.Argument(None, help="Only this method (setfit, probe, "
+                                         "finetune, peft, or an adapter shorthand such as lora)."),
+    as_json: bool = JsonOpt,
+):
+    """List the training methods and the options each one reads, with defaults.
+
+    Generated from the methods' config dataclasses, so it always matches the code. Setting an
+    option the chosen method does not read is an error.
+
+    Example: textune methods finetune
+    """
+    from .methods import resolve_method, variants
+
+    try:
+        only = resolve_method(name)[0] if name else None
+    except ValueError as e:
+        _fail(e)
+    flags = _train_flags()
+    listing = [{"method": label, "summary": m.summary if label == m.name else
+                " ".join(cfg.__doc__.split()), "options": [
+                   {**k, "option": flags.get(k["name"])} for k in _knobs(cfg)]}
+               for label, (m, cfg) in variants().items() if only in (None, m.name)]
+    lines = []
+    for entry in listing:
+        lines.append(f"{entry['method']}: {entry['summary']}")
+        for k in entry["options"]:
+            flag = k["option"] or f"{k['name']} (Python only)"
+            lines.append(f"  {flag:<34} default {k['default']!r}: {k['help']}")
+        lines.append("")
+    _emit({"methods": listing}, as_json, "" if as_json else "\n".join(lines).rstrip())
+
+
+def _knobs(cfg) -> list[dict]:
+    from .methods import knobs
+
+    return [k for k in knobs(cfg) if k["name"] != "show_progress"]  # --quiet on the CLI
+
+
+def _train_flags() -> dict[str, str]:
+    """{parameter: its `textune train` option}, read from the command itself."""
+    import inspect
+
+    out = {}
+    for pname, p in inspect.signature(train).parameters.items():
+        decls = [d for d in getattr(p.default, "param_decls", None) or [] if d.startswith("--")]
+        if decls:
+            out[pname] = decls[0]
     return out
 
 
@@ -290,7 +345,7 @@ def predict(
     import time
 
     progress = _setup(quiet)
-    from .batch_predict import BACKENDS, load_predictor, stream_predict
+    from .serving.batch import BACKENDS, load_predictor, stream_predict
 
     if backend not in BACKENDS:
         _fail(ValueError(f"unknown --backend '{backend}'; choose one of {list(BACKENDS)}."))
@@ -336,7 +391,7 @@ def export(
     if fmt != "onnx":
         _fail(ValueError(f"unknown --format '{fmt}'; the only choice is onnx."))
     try:
-        from .onnx_export import export_onnx
+        from .serving.onnx import export_onnx
 
         export_onnx(model_dir, output, quantize=quantize)
     except ImportError as e:
@@ -389,12 +444,12 @@ def serve(
     Example: textune serve my-model --port 8000 --api-key s3cret
     """
     _setup(quiet)
-    from .batch_predict import BACKENDS
+    from .serving.batch import BACKENDS
 
     if backend not in BACKENDS:
         _fail(ValueError(f"unknown --backend '{backend}'; choose one of {list(BACKENDS)}."))
     try:
-        from .serve import Limits, run
+        from .serving.http import Limits, run
     except ImportError as e:
         _fail(ImportError(f"{e}. Serving needs: pip install 'textune[serve]'"))
     try:
@@ -476,6 +531,11 @@ def compare(
     label_names: Optional[str] = typer.Option(None, "--label-names", help="Words for the "
                                               "labels in zero-shot templates. Example: "
                                               "--label-names 0=negative,1=positive"),
+    method_option: Optional[list[str]] = typer.Option(
+        None, "--method-option", help="A setting for one method only, METHOD:NAME=VALUE, "
+        "repeatable; NAME is a parameter that method reads (see `textune methods`). Shared "
+        "options such as --epochs go to every method that reads them. Example: "
+        "--method-option setfit:steps=40 --method-option lora:lora_r=16"),
     quoting: str = QuotingOpt,
     unescape_html: bool = UnescapeOpt,
     quiet: bool = QuietOpt,
@@ -494,8 +554,8 @@ def compare(
     import shlex
 
     progress = _setup(quiet)
-    from .compare import (check_methods, parse_label_names, parse_methods, parse_seeds,
-                          parse_shots, run_grid, write_report)
+    from .compare import (check_methods, parse_label_names, parse_method_options,
+                          parse_methods, parse_seeds, parse_shots, run_grid, write_report)
     from .data import load_examples
 
     # the command as parsed (not sys.argv), so the report header is exact however it was run
@@ -504,6 +564,7 @@ def compare(
              ("--methods", methods), ("--shots", shots), ("--seeds", seeds), ("--model", model),
              ("--steps", steps), ("--epochs", epochs), ("--max-length", max_length),
              *[("--template", t) for t in template or []], ("--label-names", label_names),
+             *[("--method-option", o) for o in method_option or []],
              ("--quoting", None if quoting == "auto" else quoting), ("--output", output)]
     command = "textune compare " + " ".join(f"{k} {shlex.quote(str(v))}" for k, v in given
                                             if v is not None)
@@ -514,6 +575,7 @@ def compare(
         check_methods(method_list)
         shot_list, seed_list = parse_shots(shots), parse_seeds(seeds)
         names = parse_label_names(label_names)
+        options = parse_method_options(method_option)
         cols = dict(text_column=text_column, text_pair_column=text_pair_column,
                     label_column=label_column, quoting=quoting, unescape_html=unescape_html)
         train = load_examples(data, **cols)
@@ -521,7 +583,8 @@ def compare(
         params = {"model": model, "steps": steps, "epochs": epochs, "max_length": max_length}
         try:
             run_grid(train, test, output, methods=method_list, shots=shot_list,
-                     seeds=seed_list, params=params, templates=template or None,
+                     seeds=seed_list, params=params, method_params=options or None,
+                     templates=template or None,
                      label_names=names or None, progress=progress, command=command)
         except KeyboardInterrupt:  # report what finished; rerunning resumes the rest
             if (output / "results.jsonl").exists():

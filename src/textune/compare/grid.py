@@ -60,6 +60,24 @@ def check_methods(methods: Iterable[str]) -> None:
                          f"{', '.join(sorted(METHODS) + sorted(ALIASES))}.")
 
 
+def parse_method_options(specs: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+    """['setfit:steps=40', 'lora:lora_r=16'] -> {'setfit': {'steps': 40}, 'lora': {'lora_r': 16}}.
+    Values are read as JSON where they parse (40, 3e-5, true, null), else kept as text."""
+    out: dict[str, dict[str, Any]] = {}
+    for spec in specs or []:
+        method, colon, setting = spec.partition(":")
+        name, eq, value = setting.partition("=")
+        if not (colon and eq and method.strip() and name.strip()):
+            raise ValueError(f"--method-option: {spec!r} is not METHOD:NAME=VALUE, e.g. "
+                             "--method-option setfit:steps=40.")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        out.setdefault(method.strip(), {})[name.strip().replace("-", "_")] = parsed
+    return out
+
+
 def parse_shots(spec: str | Sequence[Shots]) -> list[Shots]:
     """'0,8,16,all' -> [0, 8, 16, 'all'] (0 = zero-shot from label names, all = whole set)."""
     items = spec.split(",") if isinstance(spec, str) else list(spec)
@@ -171,6 +189,44 @@ def data_digest(ex: Examples) -> str:
     return h.hexdigest()[:16]
 
 
+def check_params(methods: Sequence[str], params: Mapping[str, Any],
+                 method_params: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    """Refuse, before the grid starts, a shared setting no method in the grid reads and a
+    per-method setting its method does not read: either would be silently ignored."""
+    from ..classifier import TextClassifier
+    from ..methods import MethodParamError, honours, readers
+
+    defaults = TextClassifier().get_params()
+    for name, value in params.items():
+        if name in defaults and value != defaults[name] and not any(
+                honours(m, name) for m in methods):
+            raise MethodParamError(
+                f"no method in --methods {','.join(methods)} reads '{name}', so it would be "
+                f"silently ignored; it applies to {', '.join(readers().get(name, [])) or 'none'}."
+                " Drop it or add one of those methods.")
+    for method, options in (method_params or {}).items():
+        if method not in methods:
+            raise ValueError(f"options are given for '{method}', which is not in --methods "
+                             f"{','.join(methods)}.")
+        for name in options:
+            if name in ("method", "seed", "show_progress"):
+                raise ValueError(f"'{name}' is set per cell by the grid; remove it from the "
+                                 f"options of {method}.")
+            if not honours(method, name):
+                raise MethodParamError(
+                    f"{method} does not read '{name}', so it would be silently ignored; it "
+                    f"applies to {', '.join(readers().get(name, [])) or 'no method'}.")
+
+
+def cell_params(method: str, params: Mapping[str, Any],
+                method_params: Mapping[str, Mapping[str, Any]] | None = None) -> dict:
+    """The settings one cell trains with: the shared ones its method reads, then its own."""
+    from ..methods import honours
+
+    return {**{k: v for k, v in params.items() if honours(method, k)},
+            **(method_params or {}).get(method, {})}
+
+
 def canonical_params(params: Mapping[str, Any] | None) -> dict:
     """The TextClassifier settings shared by all cells, with defaults filled in, so that the
     CLI and the Python API describe the same run the same way."""
@@ -186,19 +242,24 @@ def canonical_params(params: Mapping[str, Any] | None) -> dict:
     return full
 
 
-def _fingerprint(train: Examples, test: Examples, params: dict, templates, label_names) -> dict:
-    return {"train": {"source": train.source, "rows": len(train), "sha": data_digest(train)},
-            "eval": {"source": test.source, "rows": len(test), "sha": data_digest(test)},
-            "params": params, "templates": list(templates) if templates else None,
-            "label_names": dict(label_names) if label_names else None}
+def _fingerprint(train: Examples, test: Examples, params: dict, templates, label_names,
+                 method_params=None) -> dict:
+    fp = {"train": {"source": train.source, "rows": len(train), "sha": data_digest(train)},
+          "eval": {"source": test.source, "rows": len(test), "sha": data_digest(test)},
+          "params": params, "templates": list(templates) if templates else None,
+          "label_names": dict(label_names) if label_names else None}
+    if method_params:  # only when given, so runs made before per-method options still resume
+        fp["method_params"] = {m: dict(o) for m, o in method_params.items()}
+    return fp
 
 
 def _check_run_file(output: Path, fp: dict) -> None:
     path = output / RUN_FILE
     if path.exists():
         old = json.loads(path.read_text(encoding="utf-8")).get("fingerprint", {})
-        changed = [k for k in fp if json.dumps(old.get(k), sort_keys=True, default=str)
-                   != json.dumps(fp[k], sort_keys=True, default=str)]
+        changed = [k for k in {**old, **fp}
+                   if json.dumps(old.get(k), sort_keys=True, default=str)
+                   != json.dumps(fp.get(k), sort_keys=True, default=str)]
         if changed:
             raise GridMismatch(
                 f"{output} holds results of a comparison with different {', '.join(changed)} "
@@ -275,12 +336,17 @@ def make_sample(train: Examples, shots: Shots, seed: int, templates=None,
 
 def run_grid(train: Examples, test: Examples, output: str | Path, *,
              methods: Sequence[str], shots: Sequence[Shots], seeds: Sequence[int],
-             params: Mapping[str, Any] | None = None, templates: Sequence[str] | None = None,
+             params: Mapping[str, Any] | None = None,
+             method_params: Mapping[str, Mapping[str, Any]] | None = None,
+             templates: Sequence[str] | None = None,
              label_names: Mapping[str, str] | None = None, progress: bool = False,
              on_cell: Callable[[dict], None] | None = None,
              command: str | None = None) -> list[dict]:
     """Run every (method, shots, seed) cell not yet finished in `output`; return all records.
 
+    `params` are shared: each cell gets those its method reads (a setting no method reads is
+    refused). `method_params` gives one method its own settings, e.g.
+    `{"setfit": {"steps": 40}, "lora": {"lora_r": 16}}`.
     `on_cell(record)` is called after each new cell is safely on disk (progress hooks; an
     exception raised there stops the grid, and the next call resumes after that cell).
     """
@@ -294,9 +360,10 @@ def run_grid(train: Examples, test: Examples, output: str | Path, *,
     # the evaluation labels as training spells them (a CSV's "1" is a JSONL's 1)
     test = dataclasses.replace(test, labels=align_labels(test, train.classes))
     params = canonical_params(params)
+    check_params(methods, params, method_params)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    fp = _fingerprint(train, test, params, templates, label_names)
+    fp = _fingerprint(train, test, params, templates, label_names, method_params)
     _check_run_file(output, fp)
     (output / RUN_FILE).write_text(json.dumps(
         {"fingerprint": fp, "command": command, "updated": _now()}, indent=2, default=str)
@@ -318,7 +385,8 @@ def run_grid(train: Examples, test: Examples, output: str | Path, *,
                 samples.clear()  # keep one sample in memory
                 samples[(s, seed)] = make_sample(train, s, seed, templates, label_names)
             bar.set_postfix_str(f"{method} shots={s} seed={seed}")
-            rec = run_cell(method, s, seed, samples[(s, seed)], test, params, progress)
+            rec = run_cell(method, s, seed, samples[(s, seed)], test,
+                           cell_params(method, params, method_params), progress)
             _append(output / RESULTS_FILE, rec)
             bar.update(1)
             if rec["status"] == "ok":

@@ -1,8 +1,17 @@
-"""Training methods, registered by name. Each method's `fit(clf, examples, label_ids)` builds
-and trains its model (on the shared engine) and returns it with its training stats. Adding a
-method means adding a module here and one line in `METHODS`."""
+"""Training methods, registered by name in `METHODS`.
 
-from ..adapters import PEFT_METHODS
+A method is a class with a `name`, a one-line `summary`, a `config` dataclass of the knobs it
+reads (`config.py`), `hints` for parameters it refuses, and `fit(cfg, examples, label_ids)`
+that trains its model on the shared engine and returns `(model, stats)`. Adding a method means
+adding a module here and one line in `METHODS` (CONTRIBUTING.md walks through it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..models.adapters import PEFT_METHODS
+from .config import MethodParamError, build_config, knobs  # noqa: F401
 from .finetune import Finetune
 from .peft import Peft
 from .probe import Probe
@@ -25,3 +34,64 @@ def resolve_method(name: str) -> tuple[str, dict]:
 
 def get_method(name: str):
     return METHODS[resolve_method(name)[0]]()
+
+
+def variants() -> dict[str, tuple[type, type]]:
+    """Every config a method may read, by label: {label: (method class, config class)}."""
+    out = {}
+    for m in METHODS.values():
+        for label, cfg in getattr(m, "variants", {m.name: m.config}).items():
+            out[label] = (m, cfg)
+    return out
+
+
+def readers() -> dict[str, list[str]]:
+    """{parameter: the methods that read it}; a variant is named only where its method's main
+    config does not read the parameter (e.g. `verbalizers`: peft on a causal LM)."""
+    out: dict[str, list[str]] = {}
+    for label, (m, cfg) in variants().items():
+        for k in knobs(cfg):
+            names = out.setdefault(k["name"], [])
+            if m.name not in names:
+                names.append(m.name if label == m.name or _reads(m.config, k["name"]) else label)
+    return out
+
+
+def _reads(config_cls: type, name: str) -> bool:
+    return name in {k["name"] for k in knobs(config_cls)}
+
+
+def honours(method: str, name: str) -> bool:
+    """Whether some variant of `method` (a name or shorthand) reads parameter `name`; False
+    for a method textune does not have (training it fails with its own error)."""
+    if method not in METHODS and method not in ALIASES:
+        return False
+    registered = METHODS[resolve_method(method)[0]]
+    cfgs = getattr(registered, "variants", {registered.name: registered.config}).values()
+    return any(_reads(c, name) for c in cfgs)
+
+
+def method_config(method: str, params: Mapping[str, Any], defaults: Mapping[str, Any]):
+    """(registered name, method class, its config) from the estimator's parameters.
+
+    A parameter differing from its default in `defaults` counts as set by the user; one the
+    method does not read raises `MethodParamError`, naming the methods that read it.
+    """
+    name, overrides = resolve_method(method)
+    cls = METHODS[name]
+    params = {**params, **overrides}
+    user_set = {k for k, v in params.items()
+                if k != "method" and k not in overrides and not _same(v, defaults.get(k))}
+    config_cls = cls.config_for(params["model"]) if hasattr(cls, "config_for") else cls.config
+    shown = next((label for label, c in getattr(cls, "variants", {}).items()
+                  if c is config_cls and c is not cls.config), method)
+    cfg = build_config(config_cls, params, user_set, method=shown, readers=readers(),
+                       hints=cls.hints)
+    return name, cls, cfg
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return a is b or bool(a == b)
+    except Exception:  # noqa: BLE001 - e.g. arrays: different enough to count as set
+        return False

@@ -2,25 +2,53 @@
 classification head train; the backbone stays frozen.
 
 On an encoder the head is a classification layer (saved with the adapter); on a causal LM
-(`--model smollm2`) the model classifies by scoring each label's words (`generative.py`).
+(`--model smollm2`) the model classifies by scoring each label's words (`label_words.py`),
+which reads its own config.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..data import Examples
+from .config import SupervisedConfig, knob
+from .label_words import LabelWordsConfig, train_label_words
+
+
+@dataclass
+class PeftConfig(SupervisedConfig):
+    peft: str | None = knob(None, "adapter: lora, ia3, prefix, prompt or ptuning (None: lora)")
+    lora_r: int = knob(8, "LoRA rank (with peft='lora')")
+    num_virtual_tokens: int = knob(20, "virtual tokens (with peft='prefix', 'prompt' or "
+                                   "'ptuning')")
+    class_weight: str | None = knob(None, "'balanced': weigh the loss by inverse class "
+                                    "frequency (imbalanced data)")
+    merge: bool = knob(False, "fold a lora/ia3 adapter into the base weights after training")
 
 
 class Peft:
     name = "peft"
+    summary = ("an adapter (peft) + the head, backbone frozen; on a causal LM (--model "
+               "smollm2) the adapter learns to score label words")
+    config = PeftConfig
+    variants = {"peft": PeftConfig, "peft on a causal LM (--model smollm2)": LabelWordsConfig}
     trains_body = True
+    hints = {"merge": "Merging folds a lora/ia3 adapter into an encoder; a causal LM's "
+                      "artifact is its adapter alone."}
 
-    def fit(self, clf, ex: Examples, y: np.ndarray):
-        from ..generative import is_causal_lm, train_label_words
+    @staticmethod
+    def config_for(model: str) -> type:
+        """A causal LM backbone classifies by label words, which read their own config."""
+        from ..models.generative import is_causal_lm
+
+        return LabelWordsConfig if is_causal_lm(model) else PeftConfig
+
+    def fit(self, cfg: PeftConfig | LabelWordsConfig, ex: Examples, y: np.ndarray):
         from .finetune import train_sequence
 
-        method = clf.peft or "lora"
-        if is_causal_lm(clf.model):
-            return train_label_words(clf, ex, y, method)
-        return train_sequence(clf, ex, y, peft=method)
+        method = cfg.peft or "lora"
+        if isinstance(cfg, LabelWordsConfig):
+            return train_label_words(cfg, ex, y, method)
+        return train_sequence(cfg, ex, y, peft=method)

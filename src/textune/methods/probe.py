@@ -6,20 +6,29 @@ to beat.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..data import Examples
+from .config import MethodConfig, knob
+
+
+@dataclass
+class ProbeConfig(MethodConfig):
+    head_c: float = knob(1.0, "inverse regularisation of the logistic-regression head")
 
 
 class Probe:
     name = "probe"
+    summary = "frozen encoder + logistic-regression head (the seconds-fast baseline)"
+    config = ProbeConfig
     trains_body = False
+    hints = {"peft": "--method probe trains no encoder weights, so it takes no --peft "
+                     "adapter; use --method setfit --peft lora or --method peft."}
 
-    def fit(self, clf, ex: Examples, y: np.ndarray):
-        from ..embedding import fit_head, load_encoder
+    def fit(self, cfg: ProbeConfig, ex: Examples, y: np.ndarray):
+        from ..models.embedding import fit_head, load_encoder
 
-        if clf.peft:
-            raise ValueError("--method probe trains no encoder weights, so it takes no --peft "
-                             "adapter; use --method setfit --peft lora or --method peft.")
-        encoder = load_encoder(clf, ex)
-        return fit_head(encoder, ex, y, clf)
+        encoder = load_encoder(cfg, ex)
+        return fit_head(encoder, ex, y, cfg)

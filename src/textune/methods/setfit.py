@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..data import Examples
-from ..encoder import Encoder
-from ..losses import LOSSES
+from ..engine.losses import LOSSES
+from ..models.encoder import Encoder
+from .config import LoopConfig, knob
 
 log = logging.getLogger(__name__)
 
@@ -115,19 +117,34 @@ class ContrastiveTask:
             return self.loss_fn(emb.float(), torch.as_tensor(self.y[idx], device=emb.device))
 
 
+@dataclass
+class SetFitConfig(LoopConfig):
+    steps: int | None = knob(None, "contrastive optimizer steps (None: `epochs` passes, 20 to "
+                             "2,000)")
+    loss: str = knob("cosine", f"contrastive loss: {', '.join(LOSSES)}")
+    head_c: float = knob(1.0, "inverse regularisation of the logistic-regression head")
+    peft: str | None = knob(None, "train only a lora or ia3 adapter in the contrastive phase "
+                            "(merged afterwards)")
+    lora_r: int = knob(8, "LoRA rank (with peft='lora')")
+
+
 class SetFit:
     name = "setfit"
+    summary = ("contrastive fine-tuning of the sentence encoder, then a logistic-regression "
+               "head (8-64 examples per class)")
+    config = SetFitConfig
     trains_body = True
+    hints: dict = {}
 
-    def fit(self, clf, ex: Examples, y: np.ndarray):
-        from ..embedding import fit_head, load_encoder
+    def fit(self, cfg: SetFitConfig, ex: Examples, y: np.ndarray):
+        from ..models.embedding import fit_head, load_encoder
 
-        encoder = load_encoder(clf, ex)
-        stats = self.train_body(encoder, ex, clf)
-        model, head_stats = fit_head(encoder, ex, y, clf)
+        encoder = load_encoder(cfg, ex)
+        stats = self.train_body(encoder, ex, cfg)
+        model, head_stats = fit_head(encoder, ex, y, cfg)
         return model, {**stats, **head_stats}
 
-    def train_body(self, encoder: Encoder, ex: Examples, clf) -> dict:
+    def train_body(self, encoder: Encoder, ex: Examples, cfg: SetFitConfig) -> dict:
         from .. import engine
 
         ex, n_dup, n_conflict = ex.deduplicated()
@@ -139,20 +156,20 @@ class SetFit:
         classes = {c: i for i, c in enumerate(sorted(set(ex.labels)))}
         y = np.array([classes[v] for v in ex.labels])
         n = len(ex)
-        batch_size, steps = schedule(n, clf.batch_size, clf.steps,
-                                     10.0 if clf.epochs is None else clf.epochs)
+        batch_size, steps = schedule(n, cfg.batch_size, cfg.steps,
+                                     10.0 if cfg.epochs is None else cfg.epochs)
         # The word-embedding table is half of MiniLM's weights but gets sparse, tiny updates
         # from a few hundred tokens; freezing it cut step time ~15% at equal accuracy (SST-2).
         frozen = encoder.freeze_input_embeddings()
-        engine.seed_everything(clf.seed)
-        lora = _add_lora(encoder, clf) if clf.peft else None
-        cfg = engine.TrainConfig(
-            max_steps=steps, learning_rate=clf.learning_rate or 5e-5,
-            warmup_ratio=clf.warmup_ratio, max_grad_norm=None, grad_accum=clf.grad_accum,
-            mixed_precision=clf.bf16, seed=clf.seed, progress=clf.show_progress,
+        engine.seed_everything(cfg.seed)
+        lora = _add_lora(encoder, cfg) if cfg.peft else None
+        loop = engine.TrainConfig(
+            max_steps=steps, learning_rate=cfg.learning_rate or 5e-5,
+            warmup_ratio=cfg.warmup_ratio, max_grad_norm=None, grad_accum=cfg.grad_accum,
+            mixed_precision=cfg.bf16, seed=cfg.seed, progress=cfg.show_progress,
             desc="contrastive")
-        result = engine.fit(ContrastiveTask(encoder, ex, y, batch_size, steps, clf.loss,
-                                            clf.seed), cfg)
+        result = engine.fit(ContrastiveTask(encoder, ex, y, batch_size, steps, cfg.loss,
+                                            cfg.seed), loop)
         if lora is not None:
             trainable = lora
             _merge_lora(encoder)
@@ -171,23 +188,23 @@ class SetFit:
         return stats
 
 
-def _add_lora(encoder: Encoder, clf) -> int:
+def _add_lora(encoder: Encoder, cfg) -> int:
     """Wrap the body's transformer in a peft adapter; return its trainable parameters."""
     from peft import get_peft_model
 
-    from ..adapters import PROMPT_METHODS, peft_config, trainable_counts
+    from ..models.adapters import PROMPT_METHODS, peft_config, trainable_counts
 
-    if clf.peft in PROMPT_METHODS:
+    if cfg.peft in PROMPT_METHODS:
         raise ValueError(f"--method setfit takes weight adapters (--peft lora or ia3); "
-                         f"'{clf.peft}' adds virtual tokens, which mean pooling would average "
+                         f"'{cfg.peft}' adds virtual tokens, which mean pooling would average "
                          "into every embedding. Use --method peft --peft "
-                         f"{clf.peft} instead.")
+                         f"{cfg.peft} instead.")
     module = encoder.model[0]
     hf = module.model
-    module.model = get_peft_model(hf, peft_config(clf.peft, "FEATURE_EXTRACTION",
-                                                  hf.config.model_type, r=clf.lora_r))
+    module.model = get_peft_model(hf, peft_config(cfg.peft, "FEATURE_EXTRACTION",
+                                                  hf.config.model_type, r=cfg.lora_r))
     trainable, total = trainable_counts(module.model)
-    log.info("setfit + %s: %s trainable body parameters of %s (%.2f%%)", clf.peft,
+    log.info("setfit + %s: %s trainable body parameters of %s (%.2f%%)", cfg.peft,
              f"{trainable:,}", f"{total:,}", 100 * trainable / total)
     return trainable
 

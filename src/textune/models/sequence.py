@@ -20,9 +20,9 @@ import torch
 from .adapters import (PROMPT_METHODS, add_encoder_prefix, new_modules, peft_config,
                        room_for_virtual_tokens, trainable_counts)
 from .backbones import resolve_backbone
-from .batching import LengthGroupedBatchSampler, length_batches, pad_rows, tokenize_unpadded
-from .encoder import default_device
-from .engine import ClassifierTask
+from ..engine.batching import LengthGroupedBatchSampler, length_batches, pad_rows, tokenize_unpadded
+from ..engine.device import default_device
+from ..engine.loop import ClassifierTask
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def _add_prefix(model, tokenizer, num_virtual_tokens: int, new: set[str]) -> Non
 def _save_prefix(model, folder: Path) -> None:
     """The prefix and every trained module (head included) as safetensors + JSON; the frozen
     encoder is rebuilt from the backbone at load."""
-    from .artifact import save_arrays
+    from ..artifact.files import save_arrays
 
     folder.mkdir(parents=True, exist_ok=True)
     state = {n: p.detach().to("cpu", torch.float32).numpy()
@@ -216,7 +216,7 @@ def _save_prefix(model, folder: Path) -> None:
 def _load_prefix(config: dict, folder: Path):
     from transformers import AutoModelForSequenceClassification
 
-    from .artifact import load_arrays
+    from ..artifact.files import load_arrays
 
     if not (folder / PREFIX_CONFIG).is_file():
         raise ValueError(f"{folder}: this prefix adapter was saved by peft's prefix tuning, "

@@ -25,9 +25,8 @@ import numpy as np
 import torch
 
 from .backbones import resolve_backbone
-from .batching import LengthGroupedBatchSampler, length_batches
-from .encoder import default_device
-from .engine import ClassifierTask
+from ..engine.batching import LengthGroupedBatchSampler, length_batches
+from ..engine.device import default_device
 
 log = logging.getLogger(__name__)
 
@@ -196,70 +195,3 @@ class LabelWordModel:
         model.eval()
         return cls(model, tokenizer, config["verbalizers"], config.get("template"),
                    config["backbone"], config.get("peft"), config.get("max_length", MAX_LENGTH))
-
-
-class LabelWordTask(ClassifierTask):
-    """The engine's view: batches of example indices, loss = -log p(right verbaliser)."""
-
-    def __init__(self, lw: LabelWordModel, texts, pairs, y: np.ndarray, *, batch_size: int,
-                 seed: int, val=None):
-        self.predictor = lw
-        self.model = lw.model
-        self.prompts = lw.prompt_ids(texts, pairs)
-        sampler = LengthGroupedBatchSampler([len(p) for p in self.prompts], batch_size, seed)
-        super().__init__(texts, pairs, y, sampler, val)
-
-    def loss(self, model, idx: torch.Tensor) -> torch.Tensor:
-        idx = idx.cpu().numpy()
-        classes = self.y[idx].tolist()
-        return -self.predictor.score(model, [self.prompts[i] for i in idx], classes).mean()
-
-
-def train_label_words(clf, ex, y: np.ndarray, method: str):
-    """Add an adapter to the causal LM and train it to put the right label's words first."""
-    from peft import get_peft_model
-
-    from . import engine
-    from .adapters import DEFAULT_LR, peft_config, room_for_virtual_tokens, trainable_counts
-    from .health import warn_unknown_tokens
-    from .methods.finetune import _label_ids, _validation_split, default_epochs
-
-    if method == "prefix":
-        raise ValueError("generative classification takes --peft prompt, ptuning, lora or "
-                         "ia3; prefix tuning is for encoders (--model minilm).")
-    engine.seed_everything(clf.seed)
-    t0 = time.perf_counter()
-    base, tokenizer = load_causal_lm(clf.model)
-    load_seconds = time.perf_counter() - t0
-    warn_unknown_tokens(tokenizer, ex.texts, clf.model, log)
-    names = {str(k): str(v) for k, v in (clf.verbalizers or {}).items()}
-    verbalizers = [names.get(str(c), str(c)) for c in ex.classes]
-    model = get_peft_model(base, peft_config(method, "CAUSAL_LM", base.config.model_type,
-                                             r=clf.lora_r,
-                                             num_virtual_tokens=clf.num_virtual_tokens))
-    max_length = room_for_virtual_tokens(clf.max_length or MAX_LENGTH, method, base.config,
-                                         clf.num_virtual_tokens)
-    lw = LabelWordModel(model, tokenizer, verbalizers, clf.template, clf.model, method,
-                        max_length)
-    trainable, total = trainable_counts(model)
-    log.info("%s on %s: %s trainable parameters of %s (%.3f%%)", method, clf.model,
-             f"{trainable:,}", f"{total:,}", 100 * trainable / total)
-    train_ex, val = _validation_split(ex, y, clf)
-    y_train = _label_ids(train_ex, ex)
-    batch_size = clf.batch_size or min(8, max(2, len(train_ex) // 4))
-    epochs = clf.epochs or default_epochs(len(train_ex), batch_size)
-    lr = clf.learning_rate or DEFAULT_LR[method]
-    task = LabelWordTask(lw, train_ex.texts, train_ex.text_pairs, y_train,
-                         batch_size=batch_size, seed=clf.seed, val=val)
-    cfg = engine.TrainConfig(
-        epochs=epochs, learning_rate=lr, warmup_ratio=clf.warmup_ratio,
-        grad_accum=clf.grad_accum, mixed_precision=clf.bf16, eval_every=clf.eval_steps,
-        patience=clf.patience if clf.patience is not None else (2 if val else None),
-        seed=clf.seed, progress=clf.show_progress, desc=f"{method} (label words)",
-        class_names=[str(c) for c in ex.classes])
-    result = engine.fit(task, cfg, examples_per_batch=len)
-    stats = {"epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
-             "verbalizers": verbalizers, "trainable_parameters": trainable,
-             "load_seconds": load_seconds,
-             "total_parameters": total, **result.as_dict()}
-    return lw, stats

@@ -9,31 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from typing import Sequence
 
 import numpy as np
 import torch
 
+from ..engine.batching import length_batches, pad_rows, tokenize_unpadded
+from ..engine.device import default_device
 from .backbones import resolve_backbone
-from .batching import length_batches, pad_rows, tokenize_unpadded
 
 log = logging.getLogger(__name__)
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def bf16_supported(device: torch.device) -> bool:
-    """bf16 autocast only pays where the hardware has bf16 matrix units."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.backends.cpu.get_cpu_capability() in ("AVX512", "AMX")
-                    and torch.cpu._is_avx512_bf16_supported())
-    except AttributeError:
-        return False
 
 
 class Encoder:
@@ -146,13 +131,3 @@ class Encoder:
             bar.close()
             self.model.train(was_training)
         return out
-
-
-def set_threads() -> None:
-    """Use every core the process may run on (containers often report more than allowed)."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:
-        n = os.cpu_count() or 1
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)

@@ -121,7 +121,7 @@ class TrainResult:
 
 def mixed_precision(setting: str | bool) -> str:
     """Resolve "auto" to bf16 where the device has fast bf16 matrix units, else "no"."""
-    from .encoder import bf16_supported, default_device
+    from .device import bf16_supported, default_device
 
     if setting in (True, "bf16"):
         return "bf16"
@@ -317,7 +317,7 @@ def _accelerator(cfg: TrainConfig):
 
     AcceleratorState._reset_state(reset_partial_state=False)
     GradientState._reset_state()
-    from .encoder import default_device
+    from .device import default_device
 
     # cpu=True where there is no GPU: `accelerate launch` processes then join over gloo.
     return Accelerator(mixed_precision=mixed_precision(cfg.mixed_precision),

@@ -13,9 +13,10 @@ from typing import Sequence
 
 import numpy as np
 
-from . import selfcheck
-from .artifact import load_arrays, save_arrays
-from .encoder import Encoder, default_device
+from ..artifact import selfcheck
+from ..artifact.files import load_arrays, save_arrays
+from ..engine.device import default_device
+from .encoder import Encoder
 from .heads import LogisticHead
 
 HEAD_FILE = "head.safetensors"
@@ -55,7 +56,7 @@ class EmbeddingModel:
 
 def load_encoder(clf, ex) -> Encoder:
     """The backbone as a sentence encoder, with a warning when it cannot read the texts."""
-    from .health import warn_unknown_tokens
+    from ..engine.health import warn_unknown_tokens
 
     t0 = time.perf_counter()
     encoder = Encoder.load(clf.model, None, clf.max_length)

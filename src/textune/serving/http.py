@@ -238,7 +238,7 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.requests import ClientDisconnect
 
-    from . import __version__
+    from .. import __version__
 
     limits = limits or Limits()
     if limits.max_queued_texts < limits.max_texts:
@@ -594,7 +594,7 @@ def run(model_dir: str, *, host: str = "127.0.0.1", port: int = 8000,
         keep_alive_s: int = KEEP_ALIVE_SECONDS) -> None:
     """Load the model (failing fast on a bad folder), bind, serve until SIGINT/SIGTERM; exit
     normally once the drain is done."""
-    from .batch_predict import load_predictor
+    from .batch import load_predictor
 
     api_key = api_key or os.environ.get(API_KEY_ENV) or None
     predictor = load_predictor(model_dir, backend)

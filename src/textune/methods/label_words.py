@@ -1,0 +1,100 @@
+"""`peft` on a causal LM (`--model smollm2`): train an adapter so the right label's words
+come first after the prompt (generative classification; the model is
+`models.generative.LabelWordModel`)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..engine.batching import LengthGroupedBatchSampler
+from ..engine.loop import ClassifierTask
+from ..models.generative import MAX_LENGTH, LabelWordModel, load_causal_lm
+from .config import SupervisedConfig, knob
+from .supervised import default_epochs, label_ids, validation_split
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LabelWordsConfig(SupervisedConfig):
+    """peft on a causal LM: an adapter learns to put the right label's words first after a
+    prompt (generative classification with probabilities)."""
+
+    peft: str | None = knob(None, "adapter: prompt, ptuning, lora or ia3 (None: lora)")
+    lora_r: int = knob(8, "LoRA rank (with peft='lora')")
+    num_virtual_tokens: int = knob(20, "virtual tokens (with peft='prompt' or 'ptuning')")
+    verbalizers: dict | None = knob(None, "{label: words} scored for each class (None: the "
+                                    "label itself)")
+    template: str | None = knob(None, "prompt with {text} (and {text_pair}); the label words "
+                                "follow it")
+
+
+class LabelWordTask(ClassifierTask):
+    """The engine's view: batches of example indices, loss = -log p(right verbaliser)."""
+
+    def __init__(self, lw: LabelWordModel, texts, pairs, y: np.ndarray, *, batch_size: int,
+                 seed: int, val=None):
+        self.predictor = lw
+        self.model = lw.model
+        self.prompts = lw.prompt_ids(texts, pairs)
+        sampler = LengthGroupedBatchSampler([len(p) for p in self.prompts], batch_size, seed)
+        super().__init__(texts, pairs, y, sampler, val)
+
+    def loss(self, model, idx: torch.Tensor) -> torch.Tensor:
+        idx = idx.cpu().numpy()
+        classes = self.y[idx].tolist()
+        return -self.predictor.score(model, [self.prompts[i] for i in idx], classes).mean()
+
+
+def train_label_words(cfg, ex, y: np.ndarray, method: str):
+    """Add an adapter to the causal LM and train it to put the right label's words first."""
+    from peft import get_peft_model
+
+    from .. import engine
+    from ..engine.health import warn_unknown_tokens
+    from ..models.adapters import DEFAULT_LR, peft_config, room_for_virtual_tokens, trainable_counts
+
+    if method == "prefix":
+        raise ValueError("generative classification takes --peft prompt, ptuning, lora or "
+                         "ia3; prefix tuning is for encoders (--model minilm).")
+    engine.seed_everything(cfg.seed)
+    t0 = time.perf_counter()
+    base, tokenizer = load_causal_lm(cfg.model)
+    load_seconds = time.perf_counter() - t0
+    warn_unknown_tokens(tokenizer, ex.texts, cfg.model, log)
+    names = {str(k): str(v) for k, v in (cfg.verbalizers or {}).items()}
+    verbalizers = [names.get(str(c), str(c)) for c in ex.classes]
+    model = get_peft_model(base, peft_config(method, "CAUSAL_LM", base.config.model_type,
+                                             r=cfg.lora_r,
+                                             num_virtual_tokens=cfg.num_virtual_tokens))
+    max_length = room_for_virtual_tokens(cfg.max_length or MAX_LENGTH, method, base.config,
+                                         cfg.num_virtual_tokens)
+    lw = LabelWordModel(model, tokenizer, verbalizers, cfg.template, cfg.model, method,
+                        max_length)
+    trainable, total = trainable_counts(model)
+    log.info("%s on %s: %s trainable parameters of %s (%.3f%%)", method, cfg.model,
+             f"{trainable:,}", f"{total:,}", 100 * trainable / total)
+    train_ex, val = validation_split(ex, y, cfg)
+    y_train = label_ids(train_ex, ex)
+    batch_size = cfg.batch_size or min(8, max(2, len(train_ex) // 4))
+    epochs = cfg.epochs or default_epochs(len(train_ex), batch_size)
+    lr = cfg.learning_rate or DEFAULT_LR[method]
+    task = LabelWordTask(lw, train_ex.texts, train_ex.text_pairs, y_train,
+                         batch_size=batch_size, seed=cfg.seed, val=val)
+    loop = engine.TrainConfig(
+        epochs=epochs, learning_rate=lr, warmup_ratio=cfg.warmup_ratio,
+        grad_accum=cfg.grad_accum, mixed_precision=cfg.bf16, eval_every=cfg.eval_steps,
+        patience=cfg.patience if cfg.patience is not None else (2 if val else None),
+        seed=cfg.seed, progress=cfg.show_progress, desc=f"{method} (label words)",
+        class_names=[str(c) for c in ex.classes])
+    result = engine.fit(task, loop, examples_per_batch=len)
+    stats = {"epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
+             "verbalizers": verbalizers, "trainable_parameters": trainable,
+             "load_seconds": load_seconds,
+             "total_parameters": total, **result.as_dict()}
+    return lw, stats

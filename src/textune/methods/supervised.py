@@ -1,0 +1,71 @@
+"""What the supervised (cross-entropy) methods share: a stratified validation split, label ids
+and the default number of epochs. Used by `finetune`, `peft` and `label_words`."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+
+import numpy as np
+
+from ..data import DataError, Examples
+from ..data.sampling import split
+
+log = logging.getLogger(__name__)
+
+MIN_VALIDATION_ROWS = 200  # below this every example is worth more as training data
+
+
+def default_epochs(n_train: int, batch_size: int) -> int:
+    """3 passes over large sets (the classic recipe); small sets get enough passes for about
+    100 optimizer updates, capped at 50 epochs."""
+    per_epoch = math.ceil(n_train / batch_size)
+    return int(min(50, max(3, math.ceil(100 / per_epoch))))
+
+
+def validation_split(ex: Examples, y: np.ndarray, cfg):
+    """Hold out `cfg.validation` of the rows (auto: 10% when there are >= 200) for early
+    stopping and picking the best epoch. The split is stratified, so every class is seen in
+    training; when that is impossible the automatic split is skipped (with an info log) and
+    an explicit `--validation` is refused, naming the classes."""
+    frac = cfg.validation
+    auto = frac is None
+    if auto:
+        frac = 0.1 if len(ex) >= MIN_VALIDATION_ROWS else 0.0
+    if not frac:
+        return ex, None
+    problem = stratify_problem(ex, frac)
+    if problem and auto:
+        log.info("training on all %d rows without a validation split (no early stopping): "
+                 "%s.", len(ex), problem)
+        return ex, None
+    if problem:
+        raise DataError(f"{ex.source}: --validation {frac:g} cannot hold out a stratified "
+                        f"split: {problem}. Pass --validation 0 to train without one.")
+    train_ex, val_ex = split(ex, test_size=frac, seed=cfg.seed)
+    return train_ex, (val_ex.texts, val_ex.text_pairs, label_ids(val_ex, ex))
+
+
+def stratify_problem(ex: Examples, frac: float) -> str | None:
+    """Why a stratified split of `frac` of the rows is impossible, or None when it works:
+    each class needs two rows, and each side of the split one row per class."""
+    if not 0 < frac < 1:
+        return f"it is a fraction of the rows, between 0 and 1 (got {frac:g})"
+    counts = Counter(ex.labels)
+    single = [c for c in ex.classes if counts[c] < 2]
+    if single:
+        shown = ", ".join(repr(c) for c in single[:10])
+        more = f" and {len(single) - 10} more" if len(single) > 10 else ""
+        return (f"{len(single)} class(es) have a single row ({shown}{more}), and a split "
+                "needs two of each")
+    held_out = math.ceil(frac * len(ex))
+    if min(held_out, len(ex) - held_out) < len(counts):
+        return (f"{frac:g} of {len(ex)} rows leaves {min(held_out, len(ex) - held_out)} rows "
+                f"on one side, fewer than the {len(counts)} classes")
+    return None
+
+
+def label_ids(part: Examples, full: Examples) -> np.ndarray:
+    index = {c: i for i, c in enumerate(full.classes)}
+    return np.array([index[v] for v in part.labels])

@@ -1,0 +1,129 @@
+"""One assertion every method and feature plugs into: a trained classifier gives the same
+answer in memory, after a reload, through `textune predict`, through `predict_frame` (what Ray
+Data / Spark run), over HTTP and, where the model exports, through ONNX Runtime.
+
+    from tests.paths import assert_same_answer_everywhere
+    assert_same_answer_everywhere(clf, test_examples, tmp_path)
+
+Binary-only round trips once passed while every 3+-class model reloaded scrambled: feed it
+3+ classes, string labels in first-seen order and digit-string labels (conftest fixtures).
+"""
+
+import json
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from textune import Examples, TextClassifier
+from textune.cli import app
+
+
+def _frame(ex: Examples) -> pd.DataFrame:
+    df = pd.DataFrame({"text": ex.texts})
+    if ex.is_pair:
+        df["text_pair"] = ex.text_pairs
+    return df
+
+
+def _labels_of(clf, proba) -> list:
+    return [clf.labels[i] for i in np.asarray(proba).argmax(axis=1)]
+
+
+def _serve(predictor):
+    from textune.serving.http import bind_socket, create_app, make_server
+
+    sock = bind_socket("127.0.0.1", 0)
+    server = make_server(create_app(predictor), log_level="warning")
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    return server, thread, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def http_predict(predictor, ex: Examples):
+    httpx = pytest.importorskip("httpx")
+    server, thread, url = _serve(predictor)
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        body = {"texts": ex.texts}
+        if ex.is_pair:
+            body["text_pairs"] = ex.text_pairs
+        r = httpx.post(f"{url}/v1/classify", json=body, timeout=60)
+        assert r.status_code == 200, r.text
+        return r.json()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def assert_same_answer_everywhere(clf: TextClassifier, test: Examples, tmp_path, *,
+                                  onnx: bool | None = None) -> None:
+    """Assert every path agrees with `clf.predict_proba(test)` (probabilities within 1e-5,
+    ONNX 1e-4). `onnx=None` exports when the model kind supports it (embedding models and
+    encoder fine-tunes without virtual tokens)."""
+    from textune.serving.batch import load_predictor, predict_frame
+
+    pairs = test.is_pair
+    want = clf.predict_proba(test)
+    labels = _labels_of(clf, want)
+    assert list(clf.predict(test)) == labels
+
+    path = tmp_path / "model"
+    clf.save(path)
+    again = TextClassifier.load(path)
+    assert again.labels == clf.labels
+    np.testing.assert_allclose(again.predict_proba(test), want, atol=1e-5)
+
+    # the CLI, reading a file and writing JSON Lines
+    data = tmp_path / "input.csv"
+    _frame(test).to_csv(data, index=False)
+    out = tmp_path / "pred.jsonl"
+    r = CliRunner().invoke(app, ["predict", str(path), "--data", str(data), "--output",
+                                 str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["label"] for row in rows] == labels  # same values and types ("007" stays text)
+    np.testing.assert_allclose([[row["probabilities"][str(c)] for c in clf.labels]
+                                for row in rows], want, atol=1e-5)
+
+    # the batch function that Ray Data / Spark run
+    predictor = load_predictor(path)
+    frame = predict_frame(_frame(test), predictor, text_column="text",
+                          text_pair_column="text_pair" if pairs else None)
+    assert list(frame["label"]) == labels
+    np.testing.assert_allclose(frame[[f"proba_{c}" for c in clf.labels]].to_numpy(), want,
+                               atol=1e-5)
+
+    # the HTTP service
+    answers = http_predict(predictor, test)
+    assert [a["label"] for a in answers] == labels
+    np.testing.assert_allclose([[a["probabilities"][str(c)] for c in clf.labels]
+                                for a in answers], want, atol=1e-5)
+
+    if onnx is None:
+        onnx = exports_to_onnx(clf)
+    if onnx:
+        pytest.importorskip("onnxruntime")
+        from textune.serving.onnx import OnnxClassifier, export_onnx
+
+        export_onnx(path, tmp_path / "onnx")
+        runtime = OnnxClassifier.load(tmp_path / "onnx")
+        got = runtime.predict_proba(test.texts, test.text_pairs)
+        np.testing.assert_allclose(got, want, atol=1e-4)
+        same = np.mean(np.array(_labels_of(clf, got), dtype=object) ==
+                       np.array(labels, dtype=object))
+        assert same >= 0.99
+
+
+def exports_to_onnx(clf: TextClassifier) -> bool:
+    """Whether `textune export` supports this model (see serving/onnx.py)."""
+    if clf.kind == "embedding":
+        return True
+    if clf.kind == "sequence":
+        return getattr(clf.model_, "peft", None) in (None, "lora", "ia3")
+    return False
