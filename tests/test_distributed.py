@@ -21,7 +21,8 @@ pos = ["a wonderful, moving film", "brilliant acting and a great story",
 neg = ["a dull, tedious mess", "terrible acting and a boring plot",
        "i hated every minute of it", "lazy, clumsy and badly made"]
 method, out = sys.argv[1], sys.argv[2]
-clf = TextClassifier(method=method, epochs=2, steps=6, seed=0).fit(pos + neg, ["p"] * 4 + ["n"] * 4)
+steps = {"steps": 6} if method == "setfit" else {}  # finetune reads no contrastive steps
+clf = TextClassifier(method=method, epochs=2, seed=0, **steps).fit(pos + neg, ["p"] * 4 + ["n"] * 4)
 state = PartialState()
 proba = clf.predict_proba(pos + neg).round(5).tolist()
 with open(f"{out}/rank{state.process_index}.json", "w") as f:
