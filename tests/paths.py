@@ -6,7 +6,8 @@ Data / Spark run), over HTTP and, where the model exports, through ONNX Runtime.
     assert_same_answer_everywhere(clf, test_examples, tmp_path)
 
 Binary-only round trips once passed while every 3+-class model reloaded scrambled: feed it
-3+ classes, string labels in first-seen order and digit-string labels (conftest fixtures).
+3+ classes, string labels in first-seen order and digit-string labels: conftest's
+`bbc_news4` / `bbc_news5` relabelled with `tests.labels.relabel` (see tests/README.md).
 """
 
 import json

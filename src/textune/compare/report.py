@@ -340,7 +340,7 @@ th:first-child{text-align:left}img.plot{max-width:100%;display:block;margin:1rem
 .err{color:#a00}"""
 
 # Marks <body data-plots-loaded="k/n"> once images have decoded: lets a headless browser
-# check (tests/test_compare.py) confirm the embedded plots render.
+# check (tests/compare/test_compare.py) confirm the embedded plots render.
 _JS = """window.addEventListener('load',function(){var i=document.querySelectorAll('img.plot'),
 k=0;i.forEach(function(m){if(m.complete&&m.naturalWidth>0)k++;});
 document.body.setAttribute('data-plots-loaded',k+'/'+i.length);});"""

@@ -9,7 +9,7 @@ from safetensors import safe_open
 from textune import DataError, TextClassifier
 from textune.models.sequence import class_weights
 
-from .conftest import shared_file
+from tests.conftest import shared_file
 
 PEFT = ["lora", "ia3", "prefix", "prompt", "ptuning"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "textune"
+SRC = Path(__file__).resolve().parents[2] / "src" / "textune"
 LAYERS = ["data", "artifact", "metrics", "engine", "models", "methods", "classifier", "serving",
           "compare", "demo", "cli"]
 # the package root (its __init__ re-exports the API; `__version__` lives there), `__main__`

@@ -5,6 +5,7 @@ Binary-only round trips once passed while every 3+-class model reloaded scramble
 matrix uses 4 news topics in non-sorted first-seen order, integer labels, and digit strings
 whose text order differs from their numeric order ("007" < "10" < "2" < "7"). Training is
 kept tiny: the point is agreement between paths, not accuracy (test_trust.py checks that).
+The label kinds live in tests/labels.py, for any test to use.
 """
 
 import json
@@ -13,17 +14,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from tests.labels import NEWS_TOPICS, labels_of, relabel
 from tests.paths import assert_same_answer_everywhere, exports_to_onnx, http_predict
-from textune import Examples, TextClassifier
+from textune import TextClassifier
 from textune.cli import app
 
-TOPICS = ("sports", "business", "tech", "politics")
-LABELS = {
-    "binary": {"sports": "sports", "business": "business"},
-    "strings": {t: t for t in TOPICS},
-    "ints": {"sports": 3, "business": 1, "tech": 0, "politics": 2},
-    "digits": {"sports": "10", "business": "2", "tech": "007", "politics": "7"},
-}
+TOPICS = NEWS_TOPICS[:4]  # bbc_news4's topics
 FAST = dict(max_length=48, seed=0)
 METHODS = {
     "probe": dict(method="probe"),
@@ -53,35 +49,19 @@ CASES = [  # (method, label kind, text pairs)
 ]
 
 
-def _split(text: str) -> tuple[str, str]:
-    """An article as a (headline, opening) pair."""
-    head, _, body = text.partition("\n")
-    return head.strip(), body.strip()[:300] or head
-
-
 @pytest.fixture(scope="module")
 def news(bbc_news4):
     train, test = bbc_news4
     return train.subset(range(16)), test.subset(range(0, len(test), 5))  # 4 per topic
 
 
-def _examples(ex: Examples, kind: str, pairs: bool) -> Examples:
-    mapping = LABELS[kind]
-    idx = [i for i, y in enumerate(ex.labels) if y in mapping]
-    texts = [ex.texts[i] for i in idx]
-    split = [_split(t) for t in texts]
-    return Examples(texts=[a for a, _ in split] if pairs else texts,
-                    text_pairs=[b for _, b in split] if pairs else None,
-                    labels=[mapping[ex.labels[i]] for i in idx])
-
-
 @pytest.mark.parametrize("method, kind, pairs", CASES)
 def test_every_path_gives_the_same_answer(news, tmp_path, method, kind, pairs):
-    train, test = (_examples(part, kind, pairs) for part in news)
+    train, test = (relabel(part, kind, pairs=pairs) for part in news)
     if METHODS[method].get("model") == "smollm2":
         pytest.importorskip("gguf")
     clf = TextClassifier(**{**FAST, **METHODS[method]}).fit(train)
-    assert sorted(set(clf.labels)) == sorted(set(LABELS[kind].values()))
+    assert sorted(set(clf.labels)) == sorted(set(labels_of(kind, TOPICS)))
     assert exports_to_onnx(clf) == (method in ONNX)
     assert_same_answer_everywhere(clf, test, tmp_path, onnx=method in ONNX)
 

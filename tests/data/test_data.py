@@ -7,7 +7,7 @@ import pytest
 from textune import DataError, Examples, from_lists, load_examples
 from textune.data import read_table
 
-from .conftest import shared_file
+from tests.conftest import shared_file
 
 
 def write(path, text, encoding="utf-8"):
