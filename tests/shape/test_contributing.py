@@ -12,7 +12,7 @@ import pytest
 from tests.paths import assert_same_answer_everywhere
 from textune import TextClassifier
 
-GUIDE = Path(__file__).resolve().parents[1] / "CONTRIBUTING.md"
+GUIDE = Path(__file__).resolve().parents[2] / "CONTRIBUTING.md"
 
 
 def _walkthrough_module() -> types.ModuleType:
