@@ -35,7 +35,8 @@ def _labels_of(clf, proba) -> list:
 
 
 def _serve(predictor):
-    from textune.serving.http import bind_socket, create_app, make_server
+    from textune.serving.http import create_app
+    from textune.serving.server import bind_socket, make_server
 
     sock = bind_socket("127.0.0.1", 0)
     server = make_server(create_app(predictor), log_level="warning")

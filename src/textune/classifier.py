@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from . import __version__
 from .artifact.files import atomic_dir
-from .data import DataError, Examples, align_labels, coerce_inputs
+from .data import DataError, align_labels, coerce_inputs
 from .engine.device import default_device, set_threads
 from .methods import method_config
 from .metrics import classification_metrics

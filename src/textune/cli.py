@@ -449,7 +449,8 @@ def serve(
     if backend not in BACKENDS:
         _fail(ValueError(f"unknown --backend '{backend}'; choose one of {list(BACKENDS)}."))
     try:
-        from .serving.http import Limits, run
+        from .serving.http import Limits
+        from .serving.server import run
     except ImportError as e:
         _fail(ImportError(f"{e}. Serving needs: pip install 'textune[serve]'"))
     try:

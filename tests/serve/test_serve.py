@@ -20,8 +20,8 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 
 from textune.serving.batch import load_predictor  # noqa: E402
-from textune.serving.http import (ApiError, Limits, MicroBatcher, bind_socket,  # noqa: E402
-                           create_app, make_server)
+from textune.serving.http import ApiError, Limits, MicroBatcher, create_app  # noqa: E402
+from textune.serving.server import bind_socket, make_server  # noqa: E402
 
 KEY = "s3cret-key"
 LIMITS = Limits(max_texts=8, max_chars=200, max_body_bytes=4_000, max_queued_texts=10_000)

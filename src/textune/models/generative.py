@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from .backbones import resolve_backbone
-from ..engine.batching import LengthGroupedBatchSampler, length_batches
+from ..engine.batching import length_batches
 from ..engine.device import default_device
+from .backbones import resolve_backbone
 
 log = logging.getLogger(__name__)
 

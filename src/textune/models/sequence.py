@@ -17,12 +17,13 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..engine.batching import (LengthGroupedBatchSampler, length_batches, pad_rows,
+                               tokenize_unpadded)
+from ..engine.device import default_device
+from ..engine.loop import ClassifierTask
 from .adapters import (PROMPT_METHODS, add_encoder_prefix, new_modules, peft_config,
                        room_for_virtual_tokens, trainable_counts)
 from .backbones import resolve_backbone
-from ..engine.batching import LengthGroupedBatchSampler, length_batches, pad_rows, tokenize_unpadded
-from ..engine.device import default_device
-from ..engine.loop import ClassifierTask
 
 log = logging.getLogger(__name__)
 

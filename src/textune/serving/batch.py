@@ -27,7 +27,6 @@ Three layers, each usable on its own:
 from __future__ import annotations
 
 import codecs
-import csv
 import json
 import logging
 import os
