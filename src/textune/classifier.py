@@ -43,7 +43,9 @@ MODEL_KINDS = {"logistic_regression": "embedding", "sequence_classification": "s
 class TextClassifier(ClassifierMixin, BaseEstimator):
     """Train a text classifier with `method` on the `model` backbone.
 
-    Parameters are the methods' knobs; None means "the method's tuned default":
+    Parameters are the methods' knobs; None means "the method's tuned default". Each method
+    reads only its own (its config dataclass in `methods/`, listed by `textune methods`);
+    setting one the chosen method does not read makes `fit` raise `MethodParamError`:
 
     - method: "setfit" (contrastive fine-tuning of the body, then a head), "probe" (frozen
       body, head only), "finetune" (whole encoder + classification head), "peft" (an adapter
@@ -119,7 +121,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if self.class_weight not in (None, "balanced"):
             raise ValueError(f"class_weight must be None or 'balanced', not {self.class_weight!r}.")
         _, method, self.method_config_ = method_config(self.method, self.get_params(),
-                                                          _defaults())
+                                                       _defaults())
         set_threads()
         self.classes_ = np.array(ex.classes)
         self.is_pair_ = ex.is_pair
