@@ -31,7 +31,8 @@ def _frame(ex: Examples) -> pd.DataFrame:
 
 
 def _labels_of(clf, proba) -> list:
-    return [clf.labels[i] for i in np.asarray(proba).argmax(axis=1)]
+    """The top label per row, or the list of chosen labels for a multi-label model."""
+    return clf.decision_.labels(np.asarray(proba), clf.labels)
 
 
 def _serve(predictor):
@@ -73,7 +74,12 @@ def assert_same_answer_everywhere(clf: TextClassifier, test: Examples, tmp_path,
     pairs = test.is_pair
     want = clf.predict_proba(test)
     labels = _labels_of(clf, want)
-    assert list(clf.predict(test)) == labels
+    key = "labels" if clf.multi_label else "label"  # the output field, in files and HTTP
+    assert clf.predict_labels(test) == labels
+    if clf.multi_label:  # scikit-learn's convention: a (rows, labels) 0/1 matrix
+        np.testing.assert_array_equal(clf.predict(test), clf.decision_.indicator(want))
+    else:
+        assert list(clf.predict(test)) == labels
 
     path = tmp_path / "model"
     clf.save(path)
@@ -89,7 +95,7 @@ def assert_same_answer_everywhere(clf: TextClassifier, test: Examples, tmp_path,
                                  str(out), "-q"])
     assert r.exit_code == 0, r.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [row["label"] for row in rows] == labels  # same values and types ("007" stays text)
+    assert [row[key] for row in rows] == labels  # same values and types ("007" stays text)
     np.testing.assert_allclose([[row["probabilities"][str(c)] for c in clf.labels]
                                 for row in rows], want, atol=1e-5)
 
@@ -97,13 +103,13 @@ def assert_same_answer_everywhere(clf: TextClassifier, test: Examples, tmp_path,
     predictor = load_predictor(path)
     frame = predict_frame(_frame(test), predictor, text_column="text",
                           text_pair_column="text_pair" if pairs else None)
-    assert list(frame["label"]) == labels
+    assert list(frame[key]) == labels
     np.testing.assert_allclose(frame[[f"proba_{c}" for c in clf.labels]].to_numpy(), want,
                                atol=1e-5)
 
     # the HTTP service
     answers = http_predict(predictor, test)
-    assert [a["label"] for a in answers] == labels
+    assert [a[key] for a in answers] == labels
     np.testing.assert_allclose([[a["probabilities"][str(c)] for c in clf.labels]
                                 for a in answers], want, atol=1e-5)
 
@@ -117,8 +123,8 @@ def assert_same_answer_everywhere(clf: TextClassifier, test: Examples, tmp_path,
         runtime = OnnxClassifier.load(tmp_path / "onnx")
         got = runtime.predict_proba(test.texts, test.text_pairs)
         np.testing.assert_allclose(got, want, atol=1e-4)
-        same = np.mean(np.array(_labels_of(clf, got), dtype=object) ==
-                       np.array(labels, dtype=object))
+        same = np.mean([a == b for a, b in zip(runtime.decision.labels(got, runtime.labels),
+                                               labels)])
         assert same >= 0.99
 
 

@@ -24,8 +24,9 @@ from . import __version__
 from .artifact.files import atomic_dir
 from .data import DataError, align_labels, coerce_inputs
 from .engine.device import default_device, set_threads
-from .methods import method_config
-from .metrics import classification_metrics
+from .methods import MethodParamError, method_config
+from .metrics import classification_metrics, multilabel_metrics
+from .models.decision import DEFAULT_THRESHOLD, Decision
 from .artifact.selfcheck import KEY as SELF_CHECK
 from .artifact.selfcheck import record
 from .artifact.selfcheck import verify as verify_canaries
@@ -33,6 +34,7 @@ from .artifact.selfcheck import verify as verify_canaries
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "textune.json"
+DECISION_PARAMS = ("threshold", "min_labels")  # read by the classifier, not by a method
 FORMAT_VERSION = 1
 
 
@@ -74,6 +76,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     - max_length: token limit per text (None: the backbone's, at most 256).
     - bf16: "auto" (bf16 autocast where the hardware has it), True, False.
     - seed: makes sampling, batching and initialisation reproducible.
+    - threshold, min_labels: multi-label models (trained on label sets) predict every label
+      whose probability reaches `threshold`, and at least `min_labels` labels (the most
+      probable) per text; single-label models take the top class and refuse these.
     """
 
     def __init__(self, method: str = "setfit", model: str = "minilm", *,
@@ -86,7 +91,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                  merge: bool = False, lora_r: int = 8, num_virtual_tokens: int = 20,
                  verbalizers: dict | None = None, template: str | None = None,
                  loss: str = "cosine", head_c: float = 1.0, max_length: int | None = None,
-                 bf16: Any = "auto", seed: int = 0, show_progress: bool = False):
+                 bf16: Any = "auto", seed: int = 0, show_progress: bool = False,
+                 threshold: float = DEFAULT_THRESHOLD, min_labels: int = 0):
         self.method = method
         self.model = model
         self.peft = peft
@@ -111,6 +117,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.bf16 = bf16
         self.seed = seed
         self.show_progress = show_progress
+        self.threshold = threshold
+        self.min_labels = min_labels
 
     # ------------------------------------------------------------------ training
 
@@ -120,16 +128,20 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         ex.require_labels()
         if self.class_weight not in (None, "balanced"):
             raise ValueError(f"class_weight must be None or 'balanced', not {self.class_weight!r}.")
-        _, method, self.method_config_ = method_config(self.method, self.get_params(),
-                                                       _defaults())
+        params = {k: v for k, v in self.get_params().items() if k not in DECISION_PARAMS}
+        _, method, self.method_config_ = method_config(self.method, params, _defaults())
+        self.decision_ = self._decision(ex, method)
         set_threads()
         self.classes_ = np.array(ex.classes)
         self.is_pair_ = ex.is_pair
-        index = {c: i for i, c in enumerate(ex.classes)}
-        y_idx = np.array([index[v] for v in ex.labels])
+        if ex.multi_label:  # a (rows, labels) 0/1 matrix
+            y = ex.indicator(ex.classes)
+        else:
+            index = {c: i for i, c in enumerate(ex.classes)}
+            y = np.array([index[v] for v in ex.labels])
 
         t0 = time.perf_counter()
-        self.model_, stats = method().fit(self.method_config_, ex, y_idx)
+        self.model_, stats = method().fit(self.method_config_, ex, y)
         # training time excludes loading the backbone (as the benchmarks measure peers)
         self.train_seconds_ = time.perf_counter() - t0 - stats.get("load_seconds", 0.0)
         self.n_train_ = len(ex)
@@ -139,6 +151,32 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         log.info("trained %s on %d examples, %d classes in %.1fs", self.method, len(ex),
                  len(self.classes_), self.train_seconds_)
         return self
+
+    def _decision(self, ex, method) -> Decision:
+        """How probabilities become labels; refuses settings that would be ignored."""
+        if not ex.multi_label:
+            if self.threshold != DEFAULT_THRESHOLD or self.min_labels:
+                raise MethodParamError(
+                    f"{ex.source}: threshold and min_labels apply to multi-label data (label "
+                    "sets); this data has one label per row, and the top class is predicted. "
+                    "Leave them unset, or read the data as multi-label (--multi-label).")
+            return Decision()
+        if not getattr(method, "multi_label", False):
+            raise ValueError(f"--method {self.method} does not train multi-label models yet; "
+                             "use --method setfit or --method probe for label sets.")
+        if not 0.0 < float(self.threshold) < 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, not {self.threshold!r}.")
+        if not 0 <= int(self.min_labels) <= len(ex.classes):
+            raise ValueError(f"min_labels must be between 0 and the {len(ex.classes)} labels, "
+                             f"not {self.min_labels!r}.")
+        return Decision(multi_label=True, thresholds=[float(self.threshold)] * len(ex.classes),
+                        min_labels=int(self.min_labels))
+
+    @property
+    def multi_label(self) -> bool:
+        """Trained on label sets: `predict` returns a (rows, labels) 0/1 matrix."""
+        self._check_fitted()
+        return self.decision_.multi_label
 
     # ------------------------------------------------------------------ inference
 
@@ -154,31 +192,59 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                                          desc="predicting")
 
     def predict(self, X: Any) -> np.ndarray:
+        """The top class per input; for a multi-label model, a (rows, labels) 0/1 matrix with
+        columns in `classes_` order (scikit-learn's MultiLabelBinarizer convention)."""
         proba = self.predict_proba(X)
+        if self.decision_.multi_label:
+            return self.decision_.indicator(proba)
         return self.classes_[proba.argmax(axis=1)]
 
+    def predict_labels(self, X: Any) -> list:
+        """The predicted label per input, or for a multi-label model the list of its labels."""
+        return self.decision_.labels(self.predict_proba(X), self.labels)
+
     def evaluate(self, X: Any, y: Sequence[Any] | None = None) -> dict:
-        """Accuracy, macro-F1, per-class precision/recall/F1 and confusion matrix."""
+        """Accuracy, macro-F1, per-class precision/recall/F1 and confusion matrix; for a
+        multi-label model micro/macro/samples-F1, subset accuracy, Hamming loss and a
+        per-label table."""
         truth, pred = self._truth_and_predictions(X, y, "evaluation data")
+        if self.decision_.multi_label:
+            return multilabel_metrics(truth, pred, self.labels)
         return classification_metrics(truth, pred, self.labels)
 
     def score(self, X: Any, y: Sequence[Any] | None = None, sample_weight=None) -> float:
-        """Accuracy, as scikit-learn's `score` (so `cross_val_score` works)."""
+        """Accuracy, as scikit-learn's `score` (so `cross_val_score` works); for multi-label
+        models subset accuracy (every label of a row right), as scikit-learn scores them."""
         from sklearn.metrics import accuracy_score
 
         truth, pred = self._truth_and_predictions(X, y, "scoring data")
         return float(accuracy_score(truth, pred, sample_weight=sample_weight))
 
-    def _truth_and_predictions(self, X: Any, y: Any, what: str) -> tuple[list, list]:
+    def _truth_and_predictions(self, X: Any, y: Any, what: str):
         """Labels as the model's own values and its predictions. Labels match by value or,
-        across file types, by spelling (a CSV's "1" is a JSONL's 1)."""
+        across file types, by spelling (a CSV's "1" is a JSONL's 1). Multi-label: two
+        (rows, labels) 0/1 matrices."""
         ex = coerce_inputs(X, y, what)
         if ex.labels is None:
             raise DataError(f"{ex.source}: {what} needs labels; name the label column (or "
                             "pass y).")
         self._check_fitted()
+        proba = self.predict_proba(ex)
+        if self.decision_.multi_label:
+            if not ex.multi_label:  # one label per row is a set of one
+                ex = dataclasses.replace(ex, labels=[(v,) for v in ex.labels], multi_label=True)
+                try:
+                    return ex.indicator(self.labels), self.decision_.indicator(proba)
+                except DataError as e:
+                    raise DataError(f"{e} This model predicts label sets: read several labels "
+                                    "per row with --multi-label (multi_label=True), and ids "
+                                    "with --label-names.") from None
+            return ex.indicator(self.labels), self.decision_.indicator(proba)
+        if ex.multi_label:
+            raise DataError(f"{ex.source}: {what} holds label sets, but this model predicts "
+                            "one label per text; evaluate it on single-label data.")
         truth = align_labels(ex, self.labels)
-        return truth, [self.labels[i] for i in self.predict_proba(ex).argmax(axis=1)]
+        return truth, [self.labels[i] for i in proba.argmax(axis=1)]
 
     # ------------------------------------------------------------------ persistence
 
@@ -224,6 +290,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         elif verify:
             log.info("%s was saved by textune %s, before load-time self-checks", path,
                      config.get("textune_version", "?"))
+        clf.decision_ = Decision.from_json(config.get("decision"))
         clf.classes_ = np.array(config["labels"])
         clf.is_pair_ = bool(config["text_pair"])
         clf.method_config_ = config.get("method_config")
@@ -301,6 +368,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             "backbone": self.model,
             "labels": self.labels,
             "text_pair": self.is_pair_,
+            "multi_label": self.decision_.multi_label,
+            "decision": self.decision_.to_json(),
             "params": self.get_params(),
             # what the method read (its config dataclass); absent in models saved before 0.3
             "method_config": _as_dict(getattr(self, "method_config_", None)),
@@ -347,7 +416,7 @@ def _model_card(cfg: dict) -> str:
 
 - method: `{cfg['method']}`
 - backbone: `{cfg['backbone']}`
-- labels: {labels}
+- labels: {labels}{' (multi-label: several per text)' if cfg.get('multi_label') else ''}
 - input: {'text pairs' if cfg['text_pair'] else 'single texts'}
 - trained on {stats.get('n_train', '?')} examples in {stats.get('train_seconds', 0):.1f}s
 - textune {cfg['textune_version']}, saved {cfg['created']}

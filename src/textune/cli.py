@@ -44,6 +44,21 @@ QuotingOpt = typer.Option("auto", "--quoting", help="How quote characters in CSV
 UnescapeOpt = typer.Option(False, "--unescape-html", help="Decode HTML entities such as "
                            "&#039; and &amp; in the data (by default they are kept as written "
                            "and their presence is logged). Example: --unescape-html")
+MultiLabelOpt = typer.Option(False, "--multi-label", help="Each row may carry several labels: "
+                             "label cells are split at --label-separator (JSON lists are "
+                             "label sets anyway). Example: --multi-label")
+SeparatorOpt = typer.Option(",", "--label-separator", help="What separates the labels in a "
+                            "multi-label cell. Example: --label-separator '|'")
+NoHeaderOpt = typer.Option(False, "--no-header", help="The CSV/TSV has no header line; name "
+                           "columns by position (0, 1, ...). Example: --no-header "
+                           "--text-column 0 --label-column 1")
+LabelNamesFileOpt = typer.Option(None, "--label-names", help="A file with one label name per "
+                                 "line: the label vocabulary, in order; integer labels are ids "
+                                 "into it (line 1 is id 0). Example: --label-names "
+                                 "goemotions/ekman_labels.txt")
+AllowEmptyOpt = typer.Option(False, "--allow-empty-labels", help="Multi-label: rows may have "
+                             "no label (by default an empty label cell is an error). Example: "
+                             "--allow-empty-labels")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Only warnings and errors; no progress bars "
                         "(for scripts). Example: --quiet")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object with the results as the "
@@ -163,8 +178,19 @@ def train(
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Token limit per text "
                                              "(default: the backbone's, 256 for MiniLM). "
                                              "Example: --max-length 128"),
+    threshold: float = typer.Option(0.5, "--threshold", help="Multi-label data: predict "
+                                    "every label whose probability reaches this. Example: "
+                                    "--threshold 0.4"),
+    min_labels: int = typer.Option(0, "--min-labels", help="Multi-label data: predict at least "
+                                   "this many labels per text (the most probable ones when too "
+                                   "few reach --threshold). Example: --min-labels 1"),
     quoting: str = QuotingOpt,
     unescape_html: bool = UnescapeOpt,
+    multi_label: bool = MultiLabelOpt,
+    label_separator: str = SeparatorOpt,
+    no_header: bool = NoHeaderOpt,
+    label_names: Optional[Path] = LabelNamesFileOpt,
+    allow_empty_labels: bool = AllowEmptyOpt,
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
 ):
@@ -183,7 +209,9 @@ def train(
     try:
         ex = load_examples(data, text_column=text_column, text_pair_column=text_pair_column,
                            label_column=label_column, quoting=quoting,
-                           unescape_html=unescape_html)
+                           unescape_html=unescape_html, **_label_options(
+                               multi_label, label_separator, no_header, label_names,
+                               allow_empty_labels))
         ex.require_labels()
         if shots is not None:
             ex = sample_per_class(ex, shots, seed)
@@ -192,15 +220,17 @@ def train(
                              grad_accum=grad_accum, validation=validation, eval_steps=eval_steps,
                              patience=patience, class_weight=class_weight, merge=merge,
                              lora_r=lora_r, verbalizers=_parse_verbalizers(verbalizers),
-                             template=template,
-                             max_length=max_length, seed=seed, show_progress=progress)
+                             template=template, max_length=max_length, seed=seed,
+                             show_progress=progress, threshold=threshold,
+                             min_labels=min_labels)
         clf.fit(ex)
         clf.save(output)
     except (DataError, BackboneError, FileNotFoundError, ValueError) as e:
         _fail(e)
     stats = clf.fit_stats_
     result = {"train_seconds": round(clf.train_seconds_, 3), "n_train": clf.n_train_,
-              "labels": clf.labels, "method": method, "model": model, "peft": peft,
+              "labels": clf.labels, "multi_label": clf.multi_label, "method": method,
+              "model": model, "peft": peft,
               "output": str(output), "text_pair": ex.is_pair,
               "trainable_parameters": stats.get("trainable_parameters"),
               "total_parameters": stats.get("total_parameters"),
@@ -209,6 +239,13 @@ def train(
     _emit(result, as_json, "" if as_json else
           f"trained {method} on {len(ex)} examples ({len(clf.classes_)} classes) in "
           f"{clf.train_seconds_:.1f}s -> {output}")
+
+
+def _label_options(multi_label: bool, separator: str, no_header: bool,
+                   label_names: Path | None, allow_empty: bool) -> dict:
+    """The data options for label sets and headerless files, as `load_examples` takes them."""
+    return dict(multi_label=multi_label, label_separator=separator, header=not no_header,
+                label_names=label_names, allow_empty_labels=allow_empty)
 
 
 def _parse_verbalizers(spec: str | None) -> dict | None:
@@ -286,6 +323,11 @@ def evaluate(
     label_column: Optional[str] = LabelCol,
     quoting: str = QuotingOpt,
     unescape_html: bool = UnescapeOpt,
+    multi_label: bool = MultiLabelOpt,
+    label_separator: str = SeparatorOpt,
+    no_header: bool = NoHeaderOpt,
+    label_names: Optional[Path] = LabelNamesFileOpt,
+    allow_empty_labels: bool = AllowEmptyOpt,
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
 ):
@@ -303,7 +345,9 @@ def evaluate(
         clf.show_progress = progress
         ex = load_examples(data, text_column=text_column, text_pair_column=text_pair_column,
                            label_column=label_column, quoting=quoting,
-                           unescape_html=unescape_html)
+                           unescape_html=unescape_html, **_label_options(
+                               multi_label, label_separator, no_header, label_names,
+                               allow_empty_labels))
         metrics = clf.evaluate(ex)
     except (DataError, FileNotFoundError, ValueError) as e:
         _fail(e)
@@ -332,6 +376,7 @@ def predict(
                                    "--chunk-size 50000"),
     quoting: str = QuotingOpt,
     unescape_html: bool = UnescapeOpt,
+    no_header: bool = NoHeaderOpt,
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
 ):
@@ -354,7 +399,8 @@ def predict(
         t0 = time.perf_counter()
         n = stream_predict(data, output, predictor, text_column=text_column,
                            text_pair_column=text_pair_column, chunk_size=chunk_size,
-                           progress=progress, quoting=quoting, unescape_html=unescape_html)
+                           progress=progress, quoting=quoting, unescape_html=unescape_html,
+                           header=not no_header)
         seconds = time.perf_counter() - t0
     except (DataError, FileNotFoundError, ValueError) as e:
         _fail(e)

@@ -31,12 +31,48 @@ def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any],
     }
 
 
+def multilabel_metrics(Y_true: np.ndarray, Y_pred: np.ndarray, labels: Sequence[Any]) -> dict:
+    """Multi-label scores from two (n, K) 0/1 matrices: micro-F1 (the headline: every
+    label decision counts once), macro-F1 (every label counts the same), samples-F1 (every
+    row counts the same), subset accuracy (whole set right), Hamming loss (share of wrong
+    label decisions) and a per-label table."""
+    from sklearn.metrics import (accuracy_score, f1_score, hamming_loss,
+                                 precision_recall_fscore_support)
+
+    labels = list(labels)
+    Y_true, Y_pred = np.asarray(Y_true, dtype=int), np.asarray(Y_pred, dtype=int)
+    p, r, f, s = precision_recall_fscore_support(Y_true, Y_pred, zero_division=0)
+
+    def f1(avg: str) -> float:
+        return float(f1_score(Y_true, Y_pred, average=avg, zero_division=0))
+
+    return {
+        "multi_label": True,
+        "f1_micro": f1("micro"), "f1_macro": f1("macro"), "f1_samples": f1("samples"),
+        "subset_accuracy": float(accuracy_score(Y_true, Y_pred)),
+        "hamming_loss": float(hamming_loss(Y_true, Y_pred)),
+        "n": int(len(Y_true)),
+        "labels": labels,
+        "labels_per_row": {"true": float(Y_true.sum(axis=1).mean()) if len(Y_true) else 0.0,
+                           "predicted": float(Y_pred.sum(axis=1).mean()) if len(Y_pred) else 0.0},
+        "per_class": {str(c): {"precision": float(p[i]), "recall": float(r[i]),
+                               "f1": float(f[i]), "support": int(s[i])}
+                      for i, c in enumerate(labels)},
+    }
+
+
 def format_report(m: dict) -> str:
-    """A per-class table for terminals and logs."""
+    """A per-class (per-label) table for terminals and logs."""
     width = max([len(str(c)) for c in m["labels"]] + [9])
     lines = [f"{'label':<{width}}  precision  recall     f1  support"]
     for c, v in m["per_class"].items():
         lines.append(f"{c:<{width}}  {v['precision']:9.3f}  {v['recall']:6.3f}  {v['f1']:5.3f}"
                      f"  {v['support']:7d}")
-    lines.append(f"accuracy {m['accuracy']:.3f}   macro-F1 {m['f1_macro']:.3f}   n {m['n']}")
+    if m.get("multi_label"):
+        lines.append(f"micro-F1 {m['f1_micro']:.3f}   macro-F1 {m['f1_macro']:.3f}   "
+                     f"samples-F1 {m['f1_samples']:.3f}   subset accuracy "
+                     f"{m['subset_accuracy']:.3f}   Hamming loss {m['hamming_loss']:.3f}   "
+                     f"n {m['n']}")
+    else:
+        lines.append(f"accuracy {m['accuracy']:.3f}   macro-F1 {m['f1_macro']:.3f}   n {m['n']}")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from textune import TextClassifier
+from textune.classifier import DECISION_PARAMS
 from textune.cli import app
 from textune.compare.grid import cell_params, check_params, parse_method_options
 from textune.methods import METHODS, MethodParamError, knobs, readers, variants
@@ -28,7 +29,9 @@ def test_config_fields_are_estimator_parameters_with_its_defaults():
             assert k["name"] in DEFAULTS, (label, k["name"])
             assert k["default"] == DEFAULTS[k["name"]], (label, k["name"])
             assert k["help"], (label, k["name"])
-    assert set(readers()) == set(DEFAULTS) - {"method"}  # every parameter has a reader
+    # every parameter has a reader: a method, or the classifier itself (how multi-label
+    # probabilities become labels)
+    assert set(readers()) == set(DEFAULTS) - {"method", *DECISION_PARAMS}
 
 
 def _refused(label, cfg):

@@ -354,6 +354,10 @@ def run_grid(train: Examples, test: Examples, output: str | Path, *,
 
     methods, shots, seeds = parse_methods(methods), parse_shots(shots), parse_seeds(seeds)
     train.require_labels()
+    if train.multi_label or test.multi_label:
+        raise DataError(f"{train.source}: compare does not run multi-label grids yet (label "
+                        "sets); train and evaluate each method with `textune train` and "
+                        "`textune evaluate`.")
     check_zero_shot(train, shots)
     if test.labels is None:
         raise DataError(f"{test.source}: the evaluation data needs labels.")

@@ -14,7 +14,9 @@ class Examples:
     """Texts (or text pairs) with optional labels, plus where they came from.
 
     `labels` keeps the user's own values (ints or strings); `classes` is their sorted set,
-    the same order scikit-learn uses for `classes_`.
+    the same order scikit-learn uses for `classes_`. Multi-label data (`multi_label`) has one
+    tuple of labels per row (empty: a row with no label); its vocabulary is `label_names`
+    when declared (a label-names file, a matrix's columns), else the sorted union.
     """
 
     texts: list[str]
@@ -25,6 +27,9 @@ class Examples:
     columns: dict[str, str] = field(default_factory=dict)  # role -> column name, for messages
     lines: list[int] | None = None  # file line of each row (quoted rows can span lines)
     row_offset: int = 0  # rows before this chunk of a streamed file, for messages
+    multi_label: bool = False  # labels are tuples of labels, one tuple per row
+    label_names: list[Any] | None = None  # the declared label vocabulary, in its order
+    allow_empty_labels: bool = False  # multi-label rows may have no label
 
     def __post_init__(self) -> None:
         n = len(self.texts)
@@ -44,7 +49,26 @@ class Examples:
 
     @property
     def classes(self) -> list[Any]:
+        if self.multi_label:
+            if self.label_names is not None:
+                return list(self.label_names)
+            return sorted({c for row in self.labels or [] for c in row})
         return sorted(set(self.labels or []))
+
+    def indicator(self, classes: Sequence[Any] | None = None):
+        """Multi-label rows as a (rows, labels) 0/1 float32 matrix, columns in `classes`
+        order (default: `self.classes`); a label outside `classes` is a DataError."""
+        import numpy as np
+
+        if not self.multi_label:
+            raise ValueError("indicator() is for label sets (multi_label=True).")
+        classes = list(self.classes if classes is None else classes)
+        rows = align_labels(self, classes)
+        index = {c: j for j, c in enumerate(classes)}
+        out = np.zeros((len(rows), len(classes)), np.float32)
+        for i, row in enumerate(rows):
+            out[i, [index[c] for c in row]] = 1.0
+        return out
 
     def where(self, i: int) -> str:
         """Human location of row i (0-based) for error messages."""
@@ -62,7 +86,9 @@ class Examples:
             texts=[self.texts[i] for i in idx],
             labels=None if self.labels is None else [self.labels[i] for i in idx],
             text_pairs=None if self.text_pairs is None else [self.text_pairs[i] for i in idx],
-            source=self.source, first_line=None, columns=self.columns)
+            source=self.source, first_line=None, columns=self.columns,
+            multi_label=self.multi_label, label_names=self.label_names,
+            allow_empty_labels=self.allow_empty_labels)
 
     def inputs(self) -> list[str] | list[tuple[str, str]]:
         """The inputs in the shape `TextClassifier.predict` takes."""
@@ -97,12 +123,39 @@ class Examples:
             raise DataError(f"{self.source}: no labels. Name the label column with "
                             "--label-column (or label_column=...).")
         classes = self.classes
+        if self.multi_label:
+            return self._require_label_sets(min_classes)
         if len(classes) < min_classes:
             col = self.columns.get("label", "label")
             raise DataError(
                 f"{self.source}: column '{col}' holds only one class ({classes[0]!r}) in "
                 f"{len(self)} rows; a classifier needs at least two. Check that you picked the "
                 "right label column and that the file was not filtered to one class.")
+
+    def _require_label_sets(self, min_classes: int) -> None:
+        """Training label sets: enough labels, every declared one with an example, and no
+        empty set unless the user said rows may have none."""
+        from collections import Counter
+
+        from .errors import _rows
+
+        col = self.columns.get("label", "label")
+        if not self.allow_empty_labels:
+            empty = [i for i, row in enumerate(self.labels) if not row]
+            if empty:
+                raise DataError(f"{self.source}: label column '{col}' is empty in "
+                                f"{_rows(self, empty)}. Label those rows, remove them, or "
+                                "say that rows may have no label (--allow-empty-labels).")
+        counts = Counter(c for row in self.labels for c in row)
+        if len(counts) < min_classes:
+            raise DataError(f"{self.source}: the label sets hold {len(counts)} label(s) "
+                            f"({sorted(map(str, counts))}); a classifier needs at least two.")
+        unused = [c for c in self.classes if not counts[c]]
+        if unused:
+            raise DataError(f"{self.source}: label(s) {', '.join(map(repr, unused[:10]))} "
+                            f"have no examples in '{col}'; a model cannot learn a label it "
+                            "never sees. Add examples of them, or drop them from the label "
+                            "names.")
 
     def check_known_labels(self, known: Sequence[Any]) -> None:
         """Raise if labels here were not seen in training (an evaluation set mistake)."""

@@ -21,20 +21,32 @@ from .validation import from_frame
 def load_examples(source: Any, *, text_column: str | None = None,
                   text_pair_column: str | None = None, label_column: str | None = None,
                   require_labels: bool = True, quoting: str = "auto",
-                  unescape_html: bool = False) -> Examples:
+                  unescape_html: bool = False, multi_label: bool = False,
+                  label_separator: str = ",", header: bool = True,
+                  label_names: str | Path | Sequence[Any] | None = None,
+                  allow_empty_labels: bool = False) -> Examples:
     """Read a file path, DataFrame or `datasets.Dataset` into validated `Examples`.
 
     Columns are detected by name (text/sentence/content..., label/class/...) or, failing that,
     by content; name them to override. Set `require_labels=False` for prediction inputs.
     `quoting` ("auto", "csv", "none") says how quote characters in CSV/TSV files are read;
     auto decides per file and logs why. `unescape_html` decodes entities such as &#039;.
+
+    Multi-label data: list cells (JSONL, Parquet, DataFrames) are label sets as they are;
+    `multi_label=True` also splits text cells at `label_separator`. `label_names` (a file
+    with one name per line, or a list) is the label vocabulary in its order and maps integer
+    ids to names; `allow_empty_labels` accepts rows with no label. `header=False` reads a
+    CSV/TSV without a header line, its columns named "0", "1", ... (GoEmotions:
+    `header=False, text_column="0", label_column="1"`).
     """
     if isinstance(source, Examples):
         return source
     lines = None
+    names = read_label_names(label_names)
     if isinstance(source, (str, Path)):
         path = Path(source)
-        df, lines = read_table(path, quoting=quoting, unescape_html=unescape_html)
+        df, lines = read_table(path, quoting=quoting, unescape_html=unescape_html,
+                               header=header)
         name = str(path)
     elif isinstance(source, pd.DataFrame):
         df, name = source, "<DataFrame>"
@@ -46,7 +58,31 @@ def load_examples(source: Any, *, text_column: str | None = None,
                         "use Examples(texts=..., labels=...) for Python lists.")
     return from_frame(df, name, first_line=None, lines=lines, text_column=text_column,
                       text_pair_column=text_pair_column, label_column=label_column,
-                      require_labels=require_labels)
+                      require_labels=require_labels, multi_label=multi_label,
+                      label_separator=label_separator, label_names=names,
+                      allow_empty_labels=allow_empty_labels)
+
+
+def read_label_names(source: str | Path | Sequence[Any] | None) -> list[Any] | None:
+    """A label-names file (one name per line; line k names id k) or a list, as a list."""
+    if source is None or isinstance(source, (list, tuple)):
+        return None if source is None else list(source)
+    path = Path(source)
+    if not path.is_file():
+        raise DataError(f"{path}: label names file not found; pass a file with one label "
+                        "name per line (line 1 names label id 0).")
+    names = path.read_text(encoding="utf-8-sig").splitlines()
+    while names and not names[-1].strip():
+        names.pop()  # an editor's trailing newlines
+    blank = [i + 1 for i, n in enumerate(names) if not n.strip()]
+    if blank or not names:
+        raise DataError(f"{path}: " + (f"line(s) {blank[:5]} are blank" if blank else "empty")
+                        + "; write one label name per line.")
+    dupes = sorted({n.strip() for n in names if [m.strip() for m in names].count(n.strip()) > 1})
+    if dupes:
+        raise DataError(f"{path}: label name(s) {dupes[:5]} appear more than once; each "
+                        "line names one label.")
+    return [n.strip() for n in names]
 
 
 def coerce_inputs(X: Any, y: Any = None, what: str = "input", *,
@@ -81,12 +117,28 @@ def coerce_inputs(X: Any, y: Any = None, what: str = "input", *,
             raise DataError(f"{what}: an array of shape {X.shape}; pass one text per row, or "
                             "two columns (text, text_pair).")
         X = X.tolist()
-    labels = None
+    labels, names = None, None
     if with_labels and y is not None:
         if isinstance(y, (str, bytes)):
             raise DataError(f"{what}: y is one string; pass one label per text.")
-        labels = y.tolist() if hasattr(y, "tolist") else list(y)
-    return from_lists(X, labels, pairs, source=what)
+        if getattr(y, "ndim", 1) == 2:  # an indicator matrix (MultiLabelBinarizer's)
+            labels, names = _indicator_rows(y, what), list(range(y.shape[1]))
+        else:
+            labels = y.tolist() if hasattr(y, "tolist") else list(y)
+    return from_lists(X, labels, pairs, source=what, label_names=names)
+
+
+def _indicator_rows(y: Any, what: str) -> list[list[int]]:
+    """The column indices set in each row of a 0/1 matrix."""
+    import numpy as np
+
+    y = np.asarray(y.toarray() if hasattr(y, "toarray") else y)
+    bad = np.flatnonzero(~np.isin(y, (0, 1)).all(axis=1))
+    if len(bad):
+        raise DataError(f"{what}: y is a matrix, read as a label indicator matrix (one 0/1 "
+                        f"column per label), but rows {_idx(bad.tolist())} hold other values. "
+                        "Pass 0/1 columns, or a list of label lists.")
+    return [np.flatnonzero(row).tolist() for row in y]
 
 
 def _frame_texts(df: pd.DataFrame, what: str) -> tuple[list, list | None]:
@@ -105,8 +157,10 @@ def _frame_texts(df: pd.DataFrame, what: str) -> tuple[list, list | None]:
 
 
 def from_lists(texts: Sequence[Any], labels: Sequence[Any] | None = None,
-               text_pairs: Sequence[Any] | None = None, source: str = "<input>") -> Examples:
-    """Validate Python lists (texts, or `(text, text_pair)` tuples) into `Examples`."""
+               text_pairs: Sequence[Any] | None = None, source: str = "<input>", *,
+               label_names: Sequence[Any] | None = None) -> Examples:
+    """Validate Python lists (texts, or `(text, text_pair)` tuples) into `Examples`; labels
+    that are lists make label sets (multi-label)."""
     if isinstance(texts, str):
         raise DataError(f"{source}: got one string where a list of texts was expected; "
                         "wrap it in a list: [text].")
@@ -127,7 +181,8 @@ def from_lists(texts: Sequence[Any], labels: Sequence[Any] | None = None,
                       text_column="text",
                       text_pair_column="text_pair" if text_pairs is not None else None,
                       label_column="label" if labels is not None else None,
-                      require_labels=labels is not None)
+                      require_labels=labels is not None, label_names=label_names,
+                      allow_empty_labels=label_names is not None)
 
 
 def _is_hf_dataset(obj: Any) -> bool:

@@ -22,9 +22,10 @@ from .errors import DataError
 log = logging.getLogger(__name__)
 
 
-def read_table(path: Path, *, quoting: str = "auto",
-               unescape_html: bool = False) -> tuple[pd.DataFrame, list[int] | None]:
-    """Read CSV/TSV/JSONL/JSON/Parquet as strings-as-written.
+def read_table(path: Path, *, quoting: str = "auto", unescape_html: bool = False,
+               header: bool = True) -> tuple[pd.DataFrame, list[int] | None]:
+    """Read CSV/TSV/JSONL/JSON/Parquet as strings-as-written. `header=False`: a CSV/TSV
+    without a header line, whose columns are then named by position ("0", "1", ...).
 
     Returns (frame, lines): lines[i] is the file line where row i starts (None for Parquet
     and JSON arrays). No row is ever skipped: a blank line of a one-column file is an empty
@@ -46,7 +47,7 @@ def read_table(path: Path, *, quoting: str = "auto",
             df, lines = _read_jsonl(text, path)
         else:
             df, lines = _read_delimited(lambda nl: io.StringIO(text, newline=nl), path,
-                                        quoting)
+                                        quoting, header)
     return html_entities(df, str(path), unescape_html), lines
 
 
@@ -58,14 +59,15 @@ def _read_json_array(text: str, path: Path) -> pd.DataFrame:
                         "JSON Lines (one object per line).") from e
 
 
-def _read_delimited(open_text: OpenText, path: Path,
-                    quoting: str) -> tuple[pd.DataFrame, list[int]]:
+def _read_delimited(open_text: OpenText, path: Path, quoting: str,
+                    header: bool = True) -> tuple[pd.DataFrame, list[int]]:
     return next(csv_frames(open_text, path, csv_dialect(path, open_text, quoting),
-                           chunk_size=None))
+                           chunk_size=None, header=header))
 
 
 def csv_frames(open_text: OpenText, path: Path, dialect: CsvDialect, *,
-               chunk_size: int | None) -> Iterator[tuple[pd.DataFrame, list[int]]]:
+               chunk_size: int | None,
+               header: bool = True) -> Iterator[tuple[pd.DataFrame, list[int]]]:
     """(frame, file line of each row) per chunk of `chunk_size` rows (None: one frame).
 
     Every record becomes a row; a blank line is a row of empty cells (an empty text, which
@@ -77,10 +79,11 @@ def csv_frames(open_text: OpenText, path: Path, dialect: CsvDialect, *,
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
     with open_text(dialect.newline) as f:
         yield from _frames(csv.reader(f, delimiter=dialect.delimiter, quoting=dialect.quoting,
-                                      strict=True), path, dialect, chunk_size)
+                                      strict=True), path, dialect, chunk_size, header)
 
 
-def _frames(reader, path: Path, dialect: CsvDialect, chunk_size: int | None):
+def _frames(reader, path: Path, dialect: CsvDialect, chunk_size: int | None,
+            has_header: bool = True):
     delimiter, quoting = dialect.delimiter, dialect.quoting
     rows: list[list[str]] = []
     lines: list[int] = []
@@ -88,9 +91,16 @@ def _frames(reader, path: Path, dialect: CsvDialect, chunk_size: int | None):
     try:
         header = next(reader, None)
         if not header:
-            raise DataError(f"{path}: line 1 is blank; the first line must be the header (the "
-                            "column names)." if header == [] else f"{path}: the file is empty.")
-        columns = _header_names(header)
+            first = ("the first line must be the header (the column names)" if has_header
+                     else "the first line must be a data row")
+            raise DataError(f"{path}: line 1 is blank; {first}." if header == []
+                            else f"{path}: the file is empty.")
+        if has_header:
+            columns = _header_names(header)
+        else:  # headerless: columns by position, and line 1 is the first row
+            columns = [str(i) for i in range(len(header))]
+            rows.append(header)
+            lines.append(1)
         width = len(columns)
         start = reader.line_num + 1
         blank: list[int] = []  # blank lines become rows only if a record follows them
@@ -101,8 +111,9 @@ def _frames(reader, path: Path, dialect: CsvDialect, chunk_size: int | None):
                 continue
             fields = fields or [""]  # one column: an unquoted writer writes "" as a blank line
             if len(fields) != width:
+                where = "the header" if has_header else "line 1"
                 raise csv_parse_error(path, delimiter, f"line {start} has {len(fields)} "
-                                      f"fields where the header has {width}", quoting)
+                                      f"fields where {where} has {width}", quoting)
             rows.extend([[""] * width for _ in blank] + [fields])
             lines.extend(blank + [start])
             blank = []

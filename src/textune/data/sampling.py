@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 def sample_per_class(ex: Examples, n: int, seed: int = 0) -> Examples:
     """Take `n` examples of every class: shuffle with `random.Random(seed)`, keep the first n.
+    Label sets: at least `n` rows for every label (a row counts for each of its labels).
 
     This is the protocol of the SetFit paper's few-shot splits, so the same seed gives the same
     sample to textune and to the `setfit` library in benchmarks. A class with fewer than n
@@ -27,9 +28,12 @@ def sample_per_class(ex: Examples, n: int, seed: int = 0) -> Examples:
     taken: dict = defaultdict(int)
     keep = []
     for i in order:
-        y = ex.labels[i]
-        if taken[y] < n:
-            taken[y] += 1
+        # label sets: a row is taken while it adds to a label still under n, and then
+        # counts for each of its labels
+        ys = ex.labels[i] if ex.multi_label else (ex.labels[i],)
+        if any(taken[y] < n for y in ys):
+            for y in ys:
+                taken[y] += 1
             keep.append(i)
     short = {y: c for y, c in taken.items() if c < n}
     if short:
@@ -44,8 +48,16 @@ def split(ex: Examples, test_size: float = 0.2, seed: int = 0) -> tuple[Examples
 
     ex.require_labels()
     idx = list(range(len(ex)))
+    strata = ex.labels
+    if ex.multi_label:  # label sets: stratify on each row's rarest label
+        counts = defaultdict(int)
+        for row in ex.labels:
+            for y in row:
+                counts[y] += 1
+        strata = [str(min(row, key=lambda y: (counts[y], str(y)))) if row else "" for row in
+                  ex.labels]
     try:
-        a, b = train_test_split(idx, test_size=test_size, random_state=seed, stratify=ex.labels)
+        a, b = train_test_split(idx, test_size=test_size, random_state=seed, stratify=strata)
     except ValueError as e:
         raise DataError(f"{ex.source}: cannot split {len(ex)} rows stratified by label ({e}). "
                         "Each class needs at least two examples.") from e

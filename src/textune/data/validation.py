@@ -7,13 +7,14 @@ Every input (files, DataFrames, `datasets`, Python lists, streamed chunks) passe
 from __future__ import annotations
 
 import logging
+from typing import Any, Sequence
 
 import pandas as pd
 
 from .columns import LABEL_NAMES, PAIR_NAMES, TEXT_NAMES, _guess_text_columns, _pick
 from .errors import DataError, _missing, _rows
 from .examples import Examples
-from .labels import _label_values
+from .labels import _label_sets, _label_values, is_label_list
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +23,14 @@ def from_frame(df: pd.DataFrame, name: str, *, first_line: int | None,
                text_column: str | None, text_pair_column: str | None,
                label_column: str | None, require_labels: bool,
                lines: list[int] | None = None, row_offset: int = 0,
-               read_labels: bool = True) -> Examples:
+               read_labels: bool = True, multi_label: bool = False,
+               label_separator: str = ",", label_names: Sequence[Any] | None = None,
+               allow_empty_labels: bool = False) -> Examples:
     """Validated `Examples` from a frame. `lines` (file line per row) and `row_offset` (rows
     in earlier chunks) only make messages exact; `read_labels=False` (prediction) never reads
-    a label column, which is still kept out of the text columns."""
+    a label column, which is still kept out of the text columns. Label sets: `multi_label`
+    splits text cells at `label_separator` (list cells are label sets anyway);
+    `label_names` is the vocabulary, and maps integer ids to names."""
     columns = [str(c) for c in df.columns]
     df = df.copy()
     df.columns = columns
@@ -49,7 +54,14 @@ def from_frame(df: pd.DataFrame, name: str, *, first_line: int | None,
     if pair_col is not None:
         ex.text_pairs = _text_values(df[pair_col], pair_col, ex)
     if label_col is not None:
-        ex.labels = _label_values(df[label_col], label_col, ex)
+        col = df[label_col]
+        if multi_label or label_names is not None or any(is_label_list(v) for v in col.tolist()):
+            ex.multi_label, ex.allow_empty_labels = True, allow_empty_labels
+            ex.labels = _label_sets(col, label_col, ex, separator=label_separator,
+                                    names=label_names)
+            ex.label_names = list(label_names) if label_names is not None else None
+        else:
+            ex.labels = _label_values(col, label_col, ex)
     log.debug("%s: %d rows; text=%r pair=%r label=%r", name, len(ex), text_col, pair_col, label_col)
     n_dup = len(ex) - len(set(ex.keys()))
     if n_dup:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
+import numpy as np
 import torch
 
 from . import health
@@ -80,7 +81,14 @@ class ClassifierTask:
         return torch.utils.data.DataLoader(range(len(self.y)), batch_sampler=self.batch_sampler,
                                            collate_fn=self.collate)
 
+    @property
+    def multi_label(self) -> bool:
+        """Labels are a (rows, labels) 0/1 matrix rather than class ids."""
+        return np.ndim(self.y) == 2
+
     def predict_train(self, model, limit: int = 256):
+        if self.multi_label:  # the collapse check is about one class for every row
+            return None
         texts, pairs = self.rows  # a sample is enough to see a collapse
         pairs = None if pairs is None else pairs[:limit]
         return self.predictor.predict_proba(texts[:limit], pairs).argmax(axis=1)
@@ -89,7 +97,13 @@ class ClassifierTask:
         from sklearn.metrics import accuracy_score, f1_score
 
         texts, pairs, y = self.val
-        pred = self.predictor.predict_proba(texts, pairs).argmax(axis=1)
+        proba = self.predictor.predict_proba(texts, pairs)
+        if self.multi_label:  # labels at 0.5; micro-F1 picks the best weights
+            pred = (proba >= 0.5).astype(int)
+            return {"f1_micro": float(f1_score(y, pred, average="micro", zero_division=0)),
+                    "f1_macro": float(f1_score(y, pred, average="macro", zero_division=0)),
+                    "subset_accuracy": float(accuracy_score(y, pred))}
+        pred = proba.argmax(axis=1)
         return {"accuracy": float(accuracy_score(y, pred)),
                 "f1_macro": float(f1_score(y, pred, average="macro")), "pred": pred}
 

@@ -34,12 +34,13 @@ def train_sequence(cfg, ex: Examples, y: np.ndarray, peft: str | None = None):
     from ..models.adapters import DEFAULT_LR, trainable_counts
     from ..models.sequence import SequenceModel, SequenceTask, class_weights
 
-    n_classes = int(y.max()) + 1
+    multi = y.ndim == 2  # label sets: sigmoid outputs, binary cross-entropy
+    n_classes = y.shape[1] if multi else int(y.max()) + 1
     train_ex, val = validation_split(ex, y, cfg)  # before loading: a bad split fails fast
     engine.seed_everything(cfg.seed)
     adapter = dict(lora_r=cfg.lora_r, num_virtual_tokens=cfg.num_virtual_tokens) if peft else {}
     sm = SequenceModel.build(cfg.model, n_classes, max_length=cfg.max_length, peft=peft,
-                             labels=[str(c) for c in ex.classes], **adapter)
+                             labels=[str(c) for c in ex.classes], multi_label=multi, **adapter)
     warn_unknown_tokens(sm.tokenizer, ex.texts, cfg.model, log)
     y_train = label_ids(train_ex, ex)
     batch_size = cfg.batch_size or min(16, max(4, len(train_ex) // 4))
@@ -53,7 +54,7 @@ def train_sequence(cfg, ex: Examples, y: np.ndarray, peft: str | None = None):
         grad_accum=cfg.grad_accum, mixed_precision=cfg.bf16, eval_every=cfg.eval_steps,
         patience=cfg.patience if cfg.patience is not None else (2 if val else None),
         seed=cfg.seed, progress=cfg.show_progress, desc=peft or "finetune",
-        class_names=[str(c) for c in ex.classes])
+        metric="f1_micro" if multi else "accuracy", class_names=[str(c) for c in ex.classes])
     result = engine.fit(task, loop, examples_per_batch=lambda b: len(b["input_ids"]))
     trainable, total = trainable_counts(sm.model)
     stats = {"epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
@@ -72,6 +73,7 @@ class Finetune:
     summary = ("the whole encoder + a classification head (thousands of examples; text pairs "
                "as pairs)")
     config = FinetuneConfig
+    multi_label = True  # label sets: sigmoid outputs, binary cross-entropy
     trains_body = True
     hints = {"peft": "--method finetune trains every weight; for adapters use --method peft "
                      "--peft lora (or ia3, prefix, prompt, ptuning)."}

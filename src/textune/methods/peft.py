@@ -33,6 +33,7 @@ class Peft:
     summary = ("an adapter (peft) + the head, backbone frozen; on a causal LM (--model "
                "smollm2) the adapter learns to score label words")
     config = PeftConfig
+    multi_label = True  # on an encoder; label words score one class each
     variants = {"peft": PeftConfig, "peft on a causal LM (--model smollm2)": LabelWordsConfig}
     trains_body = True
     hints = {"merge": "Merging folds a lora/ia3 adapter into an encoder; a causal LM's "
@@ -50,5 +51,10 @@ class Peft:
 
         method = cfg.peft or "lora"
         if isinstance(cfg, LabelWordsConfig):
+            if y.ndim == 2:
+                raise ValueError("a causal LM classifies by scoring one label's words, so it "
+                                 "does not train on label sets; for multi-label data use "
+                                 "--method setfit, probe, finetune or peft on an encoder "
+                                 "(--model minilm).")
             return train_label_words(cfg, ex, y, method)
         return train_sequence(cfg, ex, y, peft=method)

@@ -23,6 +23,7 @@ class Probe:
     name = "probe"
     summary = "frozen encoder + logistic-regression head (the seconds-fast baseline)"
     config = ProbeConfig
+    multi_label = True  # label sets: a one-vs-rest head
     trains_body = False
     hints = {"peft": "--method probe trains no encoder weights, so it takes no --peft "
                      "adapter; use --method setfit --peft lora or --method peft."}

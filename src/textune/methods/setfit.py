@@ -32,6 +32,8 @@ def balanced_batches(labels: np.ndarray, batch_size: int, steps: int,
     Each class is a queue reshuffled whenever it runs out, so small classes are oversampled
     (as SetFit does) and every batch has same-class and different-class pairs.
     """
+    if labels.ndim == 2:  # multi-label: a row is pooled under its rarest label
+        labels = _rarest_label(labels)
     classes = np.unique(labels)
     pools = {c: np.flatnonzero(labels == c) for c in classes}
     queues: dict = defaultdict(list)
@@ -51,6 +53,14 @@ def balanced_batches(labels: np.ndarray, batch_size: int, steps: int,
                     continue
             batch.extend(take)
         yield np.array(batch)
+
+
+def _rarest_label(Y: np.ndarray) -> np.ndarray:
+    """Each row's least frequent label (-1 for a row with none), so that balanced batches
+    draw rare labels as often as common ones."""
+    freq = Y.sum(axis=0)
+    masked = np.where(Y > 0, freq[None, :], np.inf)
+    return np.where(Y.sum(axis=1) > 0, masked.argmin(axis=1), -1)
 
 
 MIN_STEPS, MAX_STEPS = 20, 2000
@@ -133,6 +143,7 @@ class SetFit:
     summary = ("contrastive fine-tuning of the sentence encoder, then a logistic-regression "
                "head (8-64 examples per class)")
     config = SetFitConfig
+    multi_label = True  # label sets: a one-vs-rest head
     trains_body = True
     hints: dict = {}
 
@@ -140,11 +151,12 @@ class SetFit:
         from ..models.embedding import fit_head, load_encoder
 
         encoder = load_encoder(cfg, ex)
-        stats = self.train_body(encoder, ex, cfg)
+        stats = self.train_body(encoder, ex, cfg, ex.classes)
         model, head_stats = fit_head(encoder, ex, y, cfg)
         return model, {**stats, **head_stats}
 
-    def train_body(self, encoder: Encoder, ex: Examples, cfg: SetFitConfig) -> dict:
+    def train_body(self, encoder: Encoder, ex: Examples, cfg: SetFitConfig,
+                   classes: list | None = None) -> dict:
         from .. import engine
 
         ex, n_dup, n_conflict = ex.deduplicated()
@@ -153,8 +165,11 @@ class SetFit:
         if n_conflict:
             log.warning("%d texts appear with more than one label; contrastive training keeps "
                         "the first label of each.", n_conflict)
-        classes = {c: i for i, c in enumerate(sorted(set(ex.labels)))}
-        y = np.array([classes[v] for v in ex.labels])
+        if ex.multi_label:  # pairs are positive when their label sets overlap
+            y = ex.indicator(classes)
+        else:
+            index = {c: i for i, c in enumerate(sorted(set(ex.labels)))}
+            y = np.array([index[v] for v in ex.labels])
         n = len(ex)
         batch_size, steps = schedule(n, cfg.batch_size, cfg.steps,
                                      10.0 if cfg.epochs is None else cfg.epochs)

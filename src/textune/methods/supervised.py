@@ -52,7 +52,9 @@ def stratify_problem(ex: Examples, frac: float) -> str | None:
     each class needs two rows, and each side of the split one row per class."""
     if not 0 < frac < 1:
         return f"it is a fraction of the rows, between 0 and 1 (got {frac:g})"
-    counts = Counter(ex.labels)
+    # label sets: rows per label (a split keeps each row's rarest label on both sides)
+    counts = (Counter(c for row in ex.labels for c in row) if ex.multi_label
+              else Counter(ex.labels))
     single = [c for c in ex.classes if counts[c] < 2]
     if single:
         shown = ", ".join(repr(c) for c in single[:10])
@@ -67,5 +69,9 @@ def stratify_problem(ex: Examples, frac: float) -> str | None:
 
 
 def label_ids(part: Examples, full: Examples) -> np.ndarray:
+    """Class ids of `part` in `full`'s class order; for label sets a (rows, labels) 0/1
+    matrix."""
+    if full.multi_label:
+        return part.indicator(full.classes)
     index = {c: i for i, c in enumerate(full.classes)}
     return np.array([index[v] for v in part.labels])

@@ -40,7 +40,8 @@ class EmbeddingModel:
     def save(self, folder: Path) -> dict:
         self.encoder.save(str(folder / BODY_DIR))
         save_arrays(self.head.state_dict(), folder / HEAD_FILE)
-        return {"head": {"type": "logistic_regression", "file": HEAD_FILE, "body": BODY_DIR},
+        return {"head": {"type": "logistic_regression", "file": HEAD_FILE, "body": BODY_DIR,
+                         "multi_label": self.head.multi_label},
                 "embedding_dim": self.encoder.dim, "max_length": self.encoder.max_length}
 
     @classmethod
@@ -48,7 +49,8 @@ class EmbeddingModel:
         encoder = Encoder.load(str(folder / BODY_DIR), default_device(), config.get("max_length"))
         encoder.model.eval()
         head = LogisticHead.from_state_dict(load_arrays(folder / HEAD_FILE),
-                                            C=config["params"].get("head_c", 1.0))
+                                            C=config["params"].get("head_c", 1.0),
+                                            multi_label=config["head"].get("multi_label", False))
         if selfcheck.KEY not in config:  # saved before self-checks: the head may be permuted
             head.coef = selfcheck.repair_legacy_head(head.coef, str(folder))
         return cls(encoder, head)
@@ -66,10 +68,11 @@ def load_encoder(clf, ex) -> Encoder:
 
 
 def fit_head(encoder: Encoder, ex, y: np.ndarray, clf) -> tuple[EmbeddingModel, dict]:
-    """Embed the training texts with the (trained or frozen) body and fit the head on them."""
+    """Embed the training texts with the (trained or frozen) body and fit the head on them
+    (`y`: class ids, or a 0/1 label matrix for a multi-label head)."""
     emb = encoder.embed(ex.texts, ex.text_pairs, progress=clf.show_progress,
                         desc="encoding train")
-    head = LogisticHead(C=clf.head_c).fit(emb, y, seed=clf.seed)
+    head = LogisticHead(C=clf.head_c, multi_label=y.ndim == 2).fit(emb, y, seed=clf.seed)
     n_head = int(head.coef.size + head.intercept.size)
     return EmbeddingModel(encoder, head), {"head_parameters": n_head,
                                            "load_seconds": getattr(encoder, "load_seconds", 0.0)}

@@ -9,18 +9,26 @@ class LogisticHead:
     """scikit-learn logistic regression for fitting; numpy for predicting.
 
     Only `coef` and `intercept` are kept, so a saved head is two arrays, loads without
-    scikit-learn's pickles, and predicts identically to the fitted estimator.
+    scikit-learn's pickles, and predicts identically to the fitted estimator. A multi-label
+    head is one binary regression per label (one-vs-rest, sigmoid outputs), each weighted
+    "balanced": few-shot labels are rare, and unweighted heads then predict almost no labels
+    at 0.5 (the `setfit` library's one-vs-rest failure on GoEmotions).
     """
 
-    def __init__(self, C: float = 1.0, max_iter: int = 1000, class_weight=None):
+    def __init__(self, C: float = 1.0, max_iter: int = 1000, class_weight=None,
+                 multi_label: bool = False):
         self.C = C
         self.max_iter = max_iter
         self.class_weight = class_weight
+        self.multi_label = multi_label
         self.coef: np.ndarray | None = None
         self.intercept: np.ndarray | None = None
 
     def fit(self, X: np.ndarray, y: np.ndarray, seed: int = 0) -> "LogisticHead":
         from sklearn.linear_model import LogisticRegression
+
+        if self.multi_label:
+            return self._fit_one_vs_rest(X, y, seed)
 
         lr = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=seed,
                                 class_weight=self.class_weight)
@@ -32,8 +40,27 @@ class LogisticHead:
         self.intercept = np.ascontiguousarray(lr.intercept_, dtype=np.float32)
         return self
 
+    def _fit_one_vs_rest(self, X: np.ndarray, Y: np.ndarray, seed: int) -> "LogisticHead":
+        from sklearn.linear_model import LogisticRegression
+
+        coef = np.zeros((Y.shape[1], X.shape[1]), np.float32)
+        intercept = np.zeros(Y.shape[1], np.float32)
+        for k in range(Y.shape[1]):
+            y = Y[:, k].astype(int)
+            if y.min() == y.max():  # every row has the label, or none: a constant answer
+                intercept[k] = 4.6 if y[0] else -4.6  # sigmoid: 0.99 / 0.01
+                continue
+            lr = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=seed,
+                                    class_weight=self.class_weight or "balanced")
+            lr.fit(X, y)
+            coef[k], intercept[k] = lr.coef_[0], lr.intercept_[0]
+        self.coef, self.intercept = coef, intercept
+        return self
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         z = X.astype(np.float32) @ self.coef.T + self.intercept
+        if self.multi_label:  # independent labels: one sigmoid each
+            return 1.0 / (1.0 + np.exp(-z))
         if z.shape[1] == 1:  # binary: scikit-learn keeps one row of weights for class 1
             p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
             return np.stack([1.0 - p1, p1], axis=1)

@@ -51,9 +51,11 @@ class SequenceModel:
     @classmethod
     def build(cls, backbone: str, num_labels: int, *, max_length: int | None = None,
               peft: str | None = None, lora_r: int = 8, num_virtual_tokens: int = 20,
-              labels: Sequence[str] | None = None) -> "SequenceModel":
+              labels: Sequence[str] | None = None,
+              multi_label: bool = False) -> "SequenceModel":
         """`labels` (class names in id order) go into the model config, so the saved folder
-        opened with `transformers` names its classes."""
+        opened with `transformers` names its classes; `multi_label` makes it a
+        `multi_label_classification` model (a sigmoid per label)."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         path = resolve_backbone(backbone)
@@ -62,7 +64,7 @@ class SequenceModel:
             with quiet_transformers():  # a "MISSING classifier" report: expected, a new head
                 model, info = AutoModelForSequenceClassification.from_pretrained(
                     path, num_labels=num_labels, output_loading_info=True,
-                    **label_maps(labels))
+                    **label_maps(labels), **problem_type(multi_label))
             tokenizer = AutoTokenizer.from_pretrained(path)
         except OSError as e:
             raise OSError(f"could not load backbone '{backbone}' ({path}) as an encoder with a "
@@ -112,7 +114,8 @@ class SequenceModel:
             for idx in length_batches(lengths, batch_size, max_tokens):
                 batch = {k: v.to(self.device) for k, v in self.collate(enc, idx).items()}
                 logits = self.model(**batch).logits.float()
-                out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
+                out[idx] = (torch.sigmoid(logits) if self.multi_label
+                            else torch.softmax(logits, dim=-1)).cpu().numpy()
                 bar.update(len(idx))
         finally:
             bar.close()
@@ -122,6 +125,10 @@ class SequenceModel:
     @property
     def num_labels(self) -> int:
         return self._base().config.num_labels
+
+    @property
+    def multi_label(self) -> bool:
+        return self._base().config.problem_type == MULTI_LABEL
 
     def _base(self):
         return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
@@ -173,7 +180,8 @@ class SequenceModel:
             with quiet_transformers():  # the head missing from the base comes from the adapter
                 base = AutoModelForSequenceClassification.from_pretrained(
                     base_path, num_labels=len(config["labels"]),
-                    **label_maps([str(c) for c in config["labels"]]))
+                    **label_maps([str(c) for c in config["labels"]]),
+                    **problem_type(config.get("multi_label", False)))
             model = PeftModel.from_pretrained(base, str(folder / files["adapter"]))
             tokenizer = AutoTokenizer.from_pretrained(str(folder / files["tokenizer"]))
         else:
@@ -227,7 +235,8 @@ def _load_prefix(config: dict, folder: Path):
     with quiet_transformers():  # the head missing from the base comes from the prefix file
         model, info = AutoModelForSequenceClassification.from_pretrained(
             resolve_backbone(config["backbone"]), num_labels=len(config["labels"]),
-            output_loading_info=True, **label_maps([str(c) for c in config["labels"]]))
+            output_loading_info=True, **label_maps([str(c) for c in config["labels"]]),
+            **problem_type(config.get("multi_label", False)))
     add_encoder_prefix(model, meta["num_virtual_tokens"])
     state = {n: torch.from_numpy(a) for n, a in load_arrays(folder / PREFIX_WEIGHTS).items()}
     unset = set(info["missing_keys"]) - set(state)
@@ -265,6 +274,14 @@ def label_maps(labels: Sequence[str] | None) -> dict:
             "label2id": {name: i for i, name in enumerate(labels)}}
 
 
+MULTI_LABEL = "multi_label_classification"
+
+
+def problem_type(multi_label: bool) -> dict:
+    """transformers' marker for sigmoid outputs (empty: its single-label default)."""
+    return {"problem_type": MULTI_LABEL} if multi_label else {}
+
+
 def _max_length(tokenizer) -> int:
     limit = getattr(tokenizer, "model_max_length", None) or DEFAULT_MAX_LENGTH
     return int(min(limit, DEFAULT_MAX_LENGTH))
@@ -293,10 +310,18 @@ class SequenceTask(ClassifierTask):
         labels = batch.pop("labels")
         logits = model(**batch).logits.float()
         weight = None if self.weights is None else self.weights.to(logits.device)
+        if labels.dim() == 2:  # multi-label: a sigmoid per label; weights weigh positives
+            return torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, labels.float(), pos_weight=weight)
         return torch.nn.functional.cross_entropy(logits, labels, weight=weight)
 
 
 def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
-    """'balanced' weights, n / (k * count), as scikit-learn computes them."""
+    """'balanced' weights, n / (k * count), as scikit-learn computes them. For a multi-label
+    (rows, labels) matrix: per-label positive weights, negatives / positives (at most 100),
+    so a rare label's few positives count as much as its many negatives."""
+    if np.ndim(y) == 2:
+        pos = y.sum(axis=0).astype(np.float64)
+        return np.clip((len(y) - pos) / np.maximum(pos, 1.0), 1.0, 100.0)
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     return len(y) / (n_classes * np.maximum(counts, 1))

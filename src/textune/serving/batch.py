@@ -56,12 +56,14 @@ class TorchPredictor:
         self.labels = clf.labels
         self.classes_ = clf.classes_
         self.is_pair_ = clf.is_pair_
+        self.decision = clf.decision_
 
     @property
     def info(self) -> dict:
         cfg = self.clf._config()
         return {"labels": self.labels, "method": cfg["method"], "backbone": cfg["backbone"],
-                "text_pair": self.is_pair_, "backend": "torch", "versions": cfg["versions"]}
+                "text_pair": self.is_pair_, "multi_label": self.decision.multi_label,
+                "backend": "torch", "versions": cfg["versions"]}
 
     def predict_proba(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
                       batch_size: int = 64, max_tokens: int = 8192) -> np.ndarray:
@@ -94,7 +96,8 @@ def load_predictor(path: str | os.PathLike, backend: str = "torch", *, bf16: boo
 
 def predict_frame(batch: Any, predictor, *, text_column: str = "text",
                   text_pair_column: str | None = None, keep_columns: bool = True) -> Any:
-    """Batch in, batch out: the input rows plus `label` and one `proba_<label>` per class.
+    """Batch in, batch out: the input rows plus `label` and one `proba_<label>` per class
+    (a multi-label model: `labels`, the list of chosen labels per row).
 
     Accepts a pandas DataFrame or a pyarrow Table/RecordBatch and returns the same kind.
     Input columns are never overwritten: when the input already has a column of those names
@@ -111,11 +114,12 @@ def predict_frame(batch: Any, predictor, *, text_column: str = "text",
         want = "a text pair column" if predictor.is_pair_ else "single texts"
         raise DataError(f"this model was trained on {want}; set text_pair_column accordingly.")
     labels = predictor.labels
-    names = output_columns(labels, df.columns if keep_columns else ())
+    multi = predictor.decision.multi_label
+    names = output_columns(labels, df.columns if keep_columns else (), multi_label=multi)
     proba = predictor.predict_proba(texts, pairs) if len(texts) else \
         np.zeros((0, len(labels)), np.float32)
     out = df.copy() if keep_columns else pd.DataFrame(index=df.index)
-    out[names[0]] = [labels[i] for i in proba.argmax(axis=1)] if len(texts) else []
+    out[names[0]] = predictor.decision.labels(proba, labels) if len(texts) else []
     for j, name in enumerate(names[1:]):
         out[name] = proba[:, j]
     if arrow:
@@ -125,10 +129,10 @@ def predict_frame(batch: Any, predictor, *, text_column: str = "text",
     return out
 
 
-def output_columns(labels: list, existing: Any = ()) -> list[str]:
-    """[label column, one probability column per class], named so that none of `existing`
-    is overwritten."""
-    plain = ["label"] + [f"proba_{c}" for c in labels]
+def output_columns(labels: list, existing: Any = (), *, multi_label: bool = False) -> list[str]:
+    """[label column ("labels" for a multi-label model), one probability column per class],
+    named so that none of `existing` is overwritten."""
+    plain = ["labels" if multi_label else "label"] + [f"proba_{c}" for c in labels]
     taken = {str(c) for c in existing}
     if not taken & set(plain):
         return plain
@@ -175,7 +179,7 @@ class BatchPredictor:
 def stream_predict(path: str | os.PathLike, output: str | os.PathLike, predictor, *,
                    text_column: str | None = None, text_pair_column: str | None = None,
                    chunk_size: int = 10_000, progress: bool = False, quoting: str = "auto",
-                   unescape_html: bool = False) -> int:
+                   unescape_html: bool = False, header: bool = True) -> int:
     """Classify every row of `path` chunk by chunk; write JSON Lines atomically; return rows.
 
     Memory holds one chunk of inputs and its probabilities, whatever the file size. Output
@@ -195,7 +199,7 @@ def stream_predict(path: str | os.PathLike, output: str | os.PathLike, predictor
     try:
         with open(tmp, "w", encoding="utf-8") as f:
             for df, lines, offset in read_chunks(path, chunk_size, quoting=quoting,
-                                                 unescape_html=unescape_html):
+                                                 unescape_html=unescape_html, header=header):
                 ex = from_frame(df, str(path), first_line=None, lines=lines,
                                 row_offset=offset, text_column=text_col,
                                 text_pair_column=pair_col, label_column=None,
@@ -206,8 +210,10 @@ def stream_predict(path: str | os.PathLike, output: str | os.PathLike, predictor
                     raise DataError(f"{path}: this model was trained on {want}; pass the same "
                                     "kind of input (see --text-pair-column).")
                 proba = predictor.predict_proba(ex.texts, ex.text_pairs)
-                for row in proba:
-                    f.write(json.dumps({"label": predictor.labels[int(row.argmax())],
+                key = "labels" if predictor.decision.multi_label else "label"
+                for row, chosen in zip(proba, predictor.decision.labels(proba,
+                                                                         predictor.labels)):
+                    f.write(json.dumps({key: chosen,
                                         "probabilities": {c: round(float(p), 6)
                                                           for c, p in zip(labels, row)}}) + "\n")
                 n += len(ex)
@@ -223,7 +229,7 @@ def stream_predict(path: str | os.PathLike, output: str | os.PathLike, predictor
 
 
 def read_chunks(path: Path, chunk_size: int, *, quoting: str = "auto",
-                unescape_html: bool = False
+                unescape_html: bool = False, header: bool = True
                 ) -> Iterator[tuple[pd.DataFrame, list[int] | None, int]]:
     """(frame, file line of each row or None, rows before it) per chunk, strings as written.
 
@@ -233,14 +239,15 @@ def read_chunks(path: Path, chunk_size: int, *, quoting: str = "auto",
     kind = file_kind(path)
     if path.suffix.lower() == ".gz" or kind not in (".parquet", ".pq", ".jsonl", ".ndjson",
                                                     ".csv", ".tsv", ".txt"):
-        yield from _whole_file_chunks(path, chunk_size, quoting, unescape_html)  # .json, .gz
+        yield from _whole_file_chunks(path, chunk_size, quoting, unescape_html,  # .json, .gz
+                                      header)
         return
     if kind in (".parquet", ".pq"):
         chunks = _parquet_chunks(path, chunk_size)
     elif kind in (".jsonl", ".ndjson"):
         chunks = _jsonl_chunks(path, chunk_size)
     else:
-        chunks = _csv_chunks(path, chunk_size, quoting)
+        chunks = _csv_chunks(path, chunk_size, quoting, header)
     seen: set = set()
     done = 0
     for df, lines in chunks:
@@ -248,8 +255,9 @@ def read_chunks(path: Path, chunk_size: int, *, quoting: str = "auto",
         done += len(df)
 
 
-def _whole_file_chunks(path: Path, chunk_size: int, quoting: str, unescape_html: bool):
-    df, lines = read_table(path, quoting=quoting, unescape_html=unescape_html)
+def _whole_file_chunks(path: Path, chunk_size: int, quoting: str, unescape_html: bool,
+                       header: bool = True):
+    df, lines = read_table(path, quoting=quoting, unescape_html=unescape_html, header=header)
     for start in range(0, max(len(df), 1), chunk_size):
         yield (df.iloc[start:start + chunk_size].reset_index(drop=True),
                None if lines is None else lines[start:start + chunk_size], start)
@@ -288,14 +296,14 @@ def _encoding(path: Path) -> str:
     return "utf-8-sig"
 
 
-def _csv_chunks(path: Path, chunk_size: int, quoting: str):
+def _csv_chunks(path: Path, chunk_size: int, quoting: str, header: bool = True):
     enc = _encoding(path)
 
     def open_text(newline: str):
         return open(path, encoding=enc, newline=newline)
 
     yield from csv_frames(open_text, path, csv_dialect(path, open_text, quoting),
-                          chunk_size=chunk_size)
+                          chunk_size=chunk_size, header=header)
 
 
 def _jsonl_chunks(path: Path, chunk_size: int):

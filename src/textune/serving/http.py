@@ -1,7 +1,8 @@
 """HTTP service for a saved model: FastAPI app factory + uvicorn runner.
 
 - `POST /v1/classify` `{"texts": [...]}` or `{"texts": [...], "text_pairs": [...]}` ->
-  a JSON array, one `{"label": ..., "probabilities": {label: p}}` per input, in input order.
+  a JSON array, one `{"label": ..., "probabilities": {label: p}}` per input, in input order
+  (a multi-label model: `{"labels": [...], "probabilities": ...}`).
 - `GET /healthz` (200 once the model is loaded and the batcher runs), `GET /v1/model`.
 - Concurrent requests are micro-batched: one worker thread runs the model on everything that
   queued while the previous batch ran (plus `max_wait_ms` to gather), so throughput grows with
@@ -72,9 +73,18 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
         text_pairs: Optional[list[StrictStr]] = Field(
             None, description="Second texts, one per text, for models trained on pairs.")
 
-    class Prediction(BaseModel):
-        label: Union[int, str]
-        probabilities: dict[str, float]
+    decision = predictor.decision
+    multi = decision.multi_label
+
+    if multi:
+        class Prediction(BaseModel):
+            labels: list[Union[int, str]] = Field(description="The labels whose probability "
+                                                  "reaches their threshold (multi-label).")
+            probabilities: dict[str, float]
+    else:
+        class Prediction(BaseModel):
+            label: Union[int, str]
+            probabilities: dict[str, float]
 
     class ErrorBody(BaseModel):
         code: str
@@ -240,11 +250,10 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
                            f"{'text pairs' if predictor.is_pair_ else 'single texts'}; send "
                            f"{want}.")
         proba = await batcher.submit(texts, pairs)
-        rows = proba.tolist()
-        top = proba.argmax(axis=1).tolist()
-        return JSONResponse([{"label": labels[k],
-                              "probabilities": dict(zip(str_labels, row))}
-                             for k, row in zip(top, rows)])
+        key = "labels" if multi else "label"
+        return JSONResponse([{key: chosen, "probabilities": dict(zip(str_labels, row))}
+                             for chosen, row in zip(decision.labels(proba, labels),
+                                                    proba.tolist())])
 
     def openapi_with_security() -> dict:
         """The generated spec, plus the key's two header spellings so the docs UI can send it."""

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..artifact import selfcheck
 from ..artifact.files import atomic_dir
+from ..models.decision import Decision
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def export_onnx(model_dir: str | os.PathLike, output: str | os.PathLike, *,
         hf_config = getattr(getattr(encoder.model[0], "auto_model", None), "config", None)
         input_names, outputs = _input_names(tokenizer), ["probabilities", "embeddings"]
         graph = _embedding_graph()(encoder.model.to("cpu").eval(), clf.head_.coef,
-                                   clf.head_.intercept, input_names)
+                                   clf.head_.intercept, input_names, clf.head_.multi_label)
     elif clf.kind == "sequence":
         sm = clf.model_
         if sm.peft in PROMPT_METHODS:
@@ -146,18 +147,21 @@ def _embedding_graph():
     class Graph(torch.nn.Module):
         """Tokens in, probabilities out: encoder, pooling, then the logistic head."""
 
-        def __init__(self, body, coef, intercept, input_names):
+        def __init__(self, body, coef, intercept, input_names, multi_label=False):
             super().__init__()
             self.body = body
             self.input_names = list(input_names)
             self.register_buffer("coef", torch.from_numpy(np.ascontiguousarray(coef.T)))
             self.register_buffer("intercept", torch.from_numpy(np.asarray(intercept)))
-            self.binary = coef.shape[0] == 1
+            self.binary = coef.shape[0] == 1 and not multi_label
+            self.multi_label = multi_label
 
         def forward(self, *inputs):
             feats = dict(zip(self.input_names, inputs))
             emb = self.body(feats)["sentence_embedding"]
             z = emb @ self.coef + self.intercept
+            if self.multi_label:  # one sigmoid per label
+                return torch.sigmoid(z), emb
             if self.binary:  # scikit-learn keeps one weight row for class 1
                 p1 = torch.sigmoid(z[:, 0])
                 return torch.stack([1.0 - p1, p1], dim=1), emb
@@ -176,9 +180,12 @@ def _sequence_graph():
             super().__init__()
             self.model = model
             self.input_names = list(input_names)
+            self.multi_label = model.config.problem_type == "multi_label_classification"
 
         def forward(self, *inputs):
             logits = self.model(**dict(zip(self.input_names, inputs))).logits
+            if self.multi_label:  # one sigmoid per label
+                return torch.sigmoid(logits), logits
             return torch.softmax(logits, dim=-1), logits
 
     return Graph
@@ -278,6 +285,7 @@ class OnnxClassifier:
         self.labels = list(config["labels"])
         self.classes_ = np.array(self.labels)
         self.is_pair_ = bool(config["text_pair"])
+        self.decision = Decision.from_json(config.get("decision"))
 
     @classmethod
     def load(cls, path: str | os.PathLike, threads: int | None = None, *,
@@ -325,7 +333,7 @@ class OnnxClassifier:
     def info(self) -> dict:
         return {"labels": self.labels, "method": self.config.get("method"),
                 "backbone": self.config.get("backbone"), "text_pair": self.is_pair_,
-                "backend": "onnx", "quantize": self.config["onnx"].get("quantize"),
+                "multi_label": self.decision.multi_label, "backend": "onnx", "quantize": self.config["onnx"].get("quantize"),
                 "versions": {**self.config.get("versions", {}),
                              **self.config["onnx"].get("versions", {})}}
 
@@ -341,7 +349,10 @@ class OnnxClassifier:
         return self._run(texts, pairs, batch_size, max_tokens)[1]
 
     def predict(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> np.ndarray:
-        return self.classes_[self.predict_proba(texts, pairs).argmax(axis=1)]
+        proba = self.predict_proba(texts, pairs)
+        if self.decision.multi_label:
+            return self.decision.indicator(proba)
+        return self.classes_[proba.argmax(axis=1)]
 
     def _run(self, texts, pairs, batch_size, max_tokens):
         n = len(texts)

@@ -1,0 +1,167 @@
+"""Multi-label few-shot on GoEmotions: textune `setfit` and `probe` vs the `setfit` library
+(`multi_target_strategy="one-vs-rest"`, paper setting: num_iterations=20, batch 16), on the
+same samples, scored on the whole dev file by micro-F1.
+
+Sample = at least N examples per label (`sample_per_class`, seeded) from the raw train file
+(headerless TSV: text, comma-separated label ids, comment id; `*_labels.txt` names the ids).
+A `+min1` system (e.g. `textune-setfit+min1`) predicts at least one label per comment
+(`min_labels=1`: the most probable when none reaches 0.5). Every run is a fresh process, as
+users run the CLI; training time is the training call only
+(`train_seconds_` for textune, `Trainer.train()` for the library), model loading excluded.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/multilabel_vs_setfit.py \
+        --sets ekman,original --shots 8,16 --seeds 3 --systems textune-setfit,textune-probe,setfit-lib
+
+The `setfit-lib` system needs the `bench` extra (`make bench`). Writes JSON to
+benchmarks/results/ and prints a markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "datasets" / "goemotions"
+
+
+def load(label_set: str, part: str):
+    from textune import load_examples
+
+    return load_examples(DATA / f"{label_set}_{part}.tsv", header=False, text_column="0",
+                         label_column="1", label_names=DATA / f"{label_set}_labels.txt",
+                         multi_label=True)
+
+
+def run_one(system: str, label_set: str, shots: int, seed: int) -> dict:
+    """One run, in this (fresh) process."""
+    import logging
+
+    from sklearn.metrics import f1_score
+
+    from textune import sample_per_class
+
+    logging.basicConfig(level=logging.WARNING)
+    train = sample_per_class(load(label_set, "train"), shots, seed)
+    dev = load(label_set, "dev")
+    truth = dev.indicator(train.classes)
+    if system == "setfit-lib":
+        pred, seconds = _setfit_library(train, dev, seed)
+    else:
+        from textune import TextClassifier
+
+        method, _, variant = system.split("-", 1)[1].partition("+")  # "setfit+min1"
+        clf = TextClassifier(method=method, seed=seed,
+                             min_labels=1 if variant == "min1" else 0).fit(train)
+        pred, seconds = clf.predict(dev), clf.train_seconds_
+    return {"system": system, "set": label_set, "shots": shots, "seed": seed,
+            "n_train": len(train), "n_dev": len(dev),
+            "f1_micro": float(f1_score(truth, pred, average="micro", zero_division=0)),
+            "f1_macro": float(f1_score(truth, pred, average="macro", zero_division=0)),
+            "labels_per_row": float(pred.sum(axis=1).mean()), "train_seconds": seconds}
+
+
+def _setfit_library(train, dev, seed: int):
+    import numpy as np
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+
+    from textune.models.backbones import resolve_backbone
+
+    model = SetFitModel.from_pretrained(resolve_backbone("minilm"),
+                                        multi_target_strategy="one-vs-rest")
+    y = train.indicator().astype(int).tolist()
+    with tempfile.TemporaryDirectory() as out:
+        args = TrainingArguments(output_dir=out, batch_size=16, num_iterations=20, num_epochs=1,
+                                 seed=seed, report_to="none", show_progress_bar=False,
+                                 save_strategy="no")
+        trainer = Trainer(model=model, args=args,
+                          train_dataset=Dataset.from_dict({"text": train.texts, "label": y}))
+        t0 = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - t0
+    pred = model.predict(dev.texts)
+    return np.asarray(pred.tolist() if hasattr(pred, "tolist") else pred), seconds
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--sets", default="ekman", help="ekman (7 labels), original (28)")
+    p.add_argument("--shots", default="16", help="examples per label, comma-separated")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
+    p.add_argument("--systems", default="textune-setfit,textune-probe,setfit-lib")
+    p.add_argument("--output", default=str(ROOT / "benchmarks" / "results" /
+                                           "multilabel_vs_setfit.json"))
+    p.add_argument("--one", nargs=4, metavar=("SYSTEM", "SET", "SHOTS", "SEED"),
+                   help=argparse.SUPPRESS)  # the child process of one run
+    args = p.parse_args(argv)
+    if args.one:
+        system, label_set, shots, seed = args.one
+        print(json.dumps(run_one(system, label_set, int(shots), int(seed))))
+        return 0
+    if not DATA.is_dir():
+        print(f"skipped: {DATA} not found (the shared datasets live beside the checkout)")
+        return 0
+    rows = []
+    for label_set in args.sets.split(","):
+        for shots in [int(s) for s in args.shots.split(",")]:
+            for seed in range(args.seeds):
+                for system in args.systems.split(","):
+                    run = subprocess.run([sys.executable, __file__, "--one", system, label_set,
+                                          str(shots), str(seed)], capture_output=True,
+                                         text=True)
+                    if run.returncode != 0:
+                        print(f"{system} {label_set} {shots} {seed} failed:\n"
+                              f"{run.stderr[-2000:]}", file=sys.stderr)
+                        continue
+                    row = json.loads(run.stdout.strip().splitlines()[-1])
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+    import torch
+
+    meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch "
+                       f"{torch.__version__}"}
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    print(summary(rows, meta))
+    return 0
+
+
+def summary(rows: list[dict], meta: dict) -> str:
+    out = [f"date {meta['date']}; machine: {meta['machine']}", "",
+           "| labels | per label | system | mean micro-F1 | per seed | macro-F1 | labels/row |"
+           " median train s | speed-up vs setfit-lib |", "|---|---|---|---|---|---|---|---|---|"]
+    for key in dict.fromkeys((r["set"], r["shots"]) for r in rows):
+        cell = [r for r in rows if (r["set"], r["shots"]) == key]
+        lib = {r["seed"]: r for r in cell if r["system"] == "setfit-lib"}
+        for system in dict.fromkeys(r["system"] for r in cell):
+            rs = [r for r in cell if r["system"] == system]
+            ratios = [lib[r["seed"]]["train_seconds"] / r["train_seconds"] for r in rs
+                      if r["seed"] in lib and system != "setfit-lib"]
+            ratio = f"{statistics.median(ratios):.1f}x" if ratios else "-"
+            out.append(f"| {key[0]} | {key[1]} | {system} | "
+                       f"{statistics.mean(r['f1_micro'] for r in rs):.3f} | "
+                       + " ".join(f"{r['f1_micro']:.3f}" for r in rs)
+                       + f" | {statistics.mean(r['f1_macro'] for r in rs):.3f}"
+                       f" | {statistics.mean(r['labels_per_row'] for r in rs):.2f}"
+                       f" | {statistics.median(r['train_seconds'] for r in rs):.1f} | {ratio} |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

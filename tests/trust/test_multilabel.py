@@ -1,0 +1,164 @@
+"""Multi-label models (label sets: GoEmotions' emotions) give the same answer through every
+path, decide by per-label thresholds, and report multi-label metrics; what is not built yet
+for label sets is refused with a message that says what to use."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import shared_file
+from tests.paths import assert_same_answer_everywhere
+from textune import DataError, Examples, TextClassifier, load_examples, sample_per_class
+from textune.cli import app
+from textune.models.decision import Decision
+
+EKMAN = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
+
+
+def _goemotions(part: str):
+    path = shared_file(f"goemotions/ekman_{part}.tsv")
+    return load_examples(path, header=False, text_column="0", label_column="1",
+                         label_names=shared_file("goemotions/ekman_labels.txt"),
+                         multi_label=True)
+
+
+@pytest.fixture(scope="module")
+def ekman():
+    train, dev = _goemotions("train"), _goemotions("dev")
+    return sample_per_class(train, 8, seed=0), dev
+
+
+def _mixed_rows(dev: Examples) -> Examples:
+    """Dev rows with 1, 2 and 3 labels, plus two rows whose labels were removed (a text with
+    no label is predicted like any other)."""
+    by_size = {k: [i for i, y in enumerate(dev.labels) if len(y) == k] for k in (1, 2, 3)}
+    idx = by_size[1][:6] + by_size[2][:3] + by_size[3][:2]
+    assert len(by_size[3]) >= 2, "GoEmotions ekman dev has rows with 3 labels"
+    return dev.subset(idx)
+
+
+def test_raw_goemotions_reads_as_label_sets(ekman):
+    train, dev = ekman
+    assert train.multi_label and train.classes == EKMAN  # the labels file's order
+    assert max(len(y) for y in dev.labels) >= 3
+    counts = train.indicator().sum(axis=0)
+    assert (counts >= 8).all()  # at least 8 examples for every label
+
+
+def test_probe_on_label_sets_gives_the_same_answer_everywhere(ekman, tmp_path):
+    train, dev = ekman
+    clf = TextClassifier(method="probe", max_length=64, min_labels=1).fit(train)
+    assert clf.multi_label and clf.labels == EKMAN
+    test = _mixed_rows(dev)
+    pred = clf.predict(test)
+    assert pred.shape == (len(test), 7) and set(np.unique(pred)) <= {0, 1}
+    assert (pred.sum(axis=1) >= 1).all()  # min_labels=1: never an empty answer
+    proba = clf.predict_proba(test)
+    assert not np.allclose(proba.sum(axis=1), 1)  # independent sigmoids, not a softmax
+    assert_same_answer_everywhere(clf, test, tmp_path)
+    saved = json.loads((tmp_path / "model" / "textune.json").read_text())
+    assert saved["multi_label"] is True
+    assert saved["decision"] == {"multi_label": True, "thresholds": [0.5] * 7, "min_labels": 1}
+
+
+def test_setfit_on_label_sets_trains_and_reloads_identically(ekman, tmp_path):
+    train, dev = ekman
+    test = _mixed_rows(dev)
+    clf = TextClassifier(method="setfit", steps=6, max_length=64).fit(train)
+    assert clf.fit_stats_["contrastive_steps"] == 6
+    clf.save(tmp_path / "m")
+    again = TextClassifier.load(tmp_path / "m")
+    np.testing.assert_allclose(again.predict_proba(test), clf.predict_proba(test), atol=1e-6)
+    assert again.predict_labels(test) == clf.predict_labels(test)
+    scores = again.evaluate(test)
+    for key in ("f1_micro", "f1_macro", "f1_samples", "subset_accuracy", "hamming_loss", "n"):
+        assert key in scores
+    assert scores["n"] == len(test) and set(scores["per_class"]) == set(EKMAN)
+
+
+def test_the_raw_files_train_evaluate_and_predict_with_flags_only(tmp_path):
+    flags = ["--multi-label", "--no-header", "--text-column", "0", "--label-column", "1",
+             "--label-names", str(shared_file("goemotions/ekman_labels.txt"))]
+    train, dev = (str(shared_file(f"goemotions/ekman_{p}.tsv")) for p in ("train", "dev"))
+    run = CliRunner().invoke
+    r = run(app, ["train", "--data", train, *flags, "--method", "probe", "--shots", "8",
+                  "--max-length", "64", "--min-labels", "1", "--output", str(tmp_path / "m"),
+                  "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output.strip().splitlines()[-1])["multi_label"] is True
+    # the dev file, cut to 60 rows so the test stays quick
+    small = tmp_path / "dev.tsv"
+    small.write_text("".join(open(dev, encoding="utf-8").readlines()[:60]), encoding="utf-8")
+    r = run(app, ["evaluate", str(tmp_path / "m"), "--data", str(small), *flags, "--json",
+                  "-q"])
+    assert r.exit_code == 0, r.output
+    m = json.loads(r.output.strip().splitlines()[-1])
+    assert m["n"] == 60 and 0.0 < m["f1_micro"] <= 1.0 and len(m["per_class"]) == 7
+    out = tmp_path / "pred.jsonl"
+    r = run(app, ["predict", str(tmp_path / "m"), "--data", str(small), "--no-header",
+                  "--text-column", "0", "--output", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 60 and all(row["labels"] and set(row["labels"]) <= set(EKMAN)
+                                   for row in rows)
+
+
+def test_thresholds_and_min_labels_decide():
+    proba = np.array([[0.9, 0.6, 0.1], [0.2, 0.3, 0.1], [0.45, 0.55, 0.5]])
+    assert Decision(True).labels(proba, ["a", "b", "c"]) == [["a", "b"], [], ["b", "c"]]
+    assert Decision(True, min_labels=1).labels(proba, ["a", "b", "c"]) == \
+        [["a", "b"], ["b"], ["b", "c"]]
+    assert Decision(True, thresholds=[0.95, 0.5, 0.4]).labels(proba, [1, 2, 3]) == \
+        [[2], [], [2, 3]]
+    assert Decision(False).labels(proba, ["a", "b", "c"]) == ["a", "b", "b"]
+
+
+def test_scikit_learn_label_lists_and_indicator_matrices():
+    texts = ["rain and wind", "sunny and warm", "stocks fell", "shares rose on rain news",
+             "a warm market day", "wind hits the port", "sunny stocks", "cold rain"]
+    sets = [("weather",), ("weather",), ("markets",), ("markets", "weather"), ("markets",),
+            ("weather", "ports"), ("markets", "weather"), ("weather",)]
+    clf = TextClassifier(method="probe").fit(texts, [list(s) for s in sets])
+    assert list(clf.classes_) == ["markets", "ports", "weather"]
+    assert clf.predict(texts).shape == (8, 3)
+    Y = np.array([[int(c in s) for c in ("markets", "ports", "weather")] for s in sets])
+    by_matrix = TextClassifier(method="probe").fit(texts, Y)
+    assert list(by_matrix.classes_) == [0, 1, 2]  # MultiLabelBinarizer convention
+    np.testing.assert_allclose(by_matrix.predict_proba(texts), clf.predict_proba(texts),
+                               atol=1e-6)
+    assert 0.0 <= clf.score(texts, [list(s) for s in sets]) <= 1.0  # subset accuracy
+
+
+@pytest.mark.parametrize("kw", [dict(method="finetune", epochs=2),
+                                dict(method="peft", peft="lora", epochs=2)],
+                         ids=["finetune", "lora"])
+def test_fine_tuned_label_sets_give_the_same_answer_everywhere(ekman, tmp_path, kw):
+    """Sigmoid outputs and binary cross-entropy (transformers' multi_label_classification),
+    through reload, CLI, batch, HTTP and ONNX."""
+    train, dev = ekman
+    clf = TextClassifier(max_length=48, seed=0, class_weight="balanced", **kw).fit(train)
+    assert clf.multi_label and clf.model_.multi_label
+    assert_same_answer_everywhere(clf, _mixed_rows(dev), tmp_path)
+
+
+def test_settings_label_sets_do_not_take_are_refused_clearly():
+    texts = ["rain today", "stocks up", "rain on stocks", "port closed"]
+    sets = [["weather"], ["markets"], ["markets", "weather"], ["ports"]]
+    with pytest.raises(ValueError, match="threshold and min_labels apply to multi-label"):
+        TextClassifier(method="probe", threshold=0.3).fit(texts, ["x", "y", "x", "y"])
+    with pytest.raises(ValueError, match="threshold must be between 0 and 1"):
+        TextClassifier(method="probe", threshold=1.5).fit(texts, sets)
+    with pytest.raises(ValueError, match="min_labels must be between 0 and the 3 labels"):
+        TextClassifier(method="probe", min_labels=4).fit(texts, sets)
+    with pytest.raises(DataError, match="empty in row 2.*--allow-empty-labels"):
+        TextClassifier(method="probe").fit(texts, [["weather"], [], ["markets"], ["ports"]])
+
+
+def test_causal_lm_refuses_label_sets():
+    pytest.importorskip("gguf")
+    with pytest.raises(ValueError, match="does not train on label sets"):
+        TextClassifier(method="peft", peft="prompt", model="smollm2").fit(
+            ["rain today", "stocks up", "rain on stocks", "port closed"],
+            [["weather"], ["markets"], ["markets", "weather"], ["ports"]])
