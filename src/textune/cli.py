@@ -137,9 +137,9 @@ def train(
                                         "(default: --epochs passes, 20 to 2000). More steps "
                                         "trade time for accuracy. Example: --steps 40"),
     epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the training "
-                                           "data (default: setfit 10; finetune/peft 3 on large "
-                                           "sets, enough for ~100 updates on small ones). "
-                                           "Example: --epochs 5"),
+                                           "data (default: setfit 10, 20 on label sets; "
+                                           "finetune/peft 3 on large sets, enough for ~100 "
+                                           "updates on small ones). Example: --epochs 5"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Distinct texts per "
                                              "contrastive step; every pair inside the batch is "
                                              "trained on (default: half the texts, 4 to 16). "

@@ -81,6 +81,13 @@ def schedule(n: int, batch_size: int | None, steps: int | None, epochs: float) -
     return batch_size, steps
 
 
+def default_epochs(ex: Examples) -> float:
+    """10 passes; 20 for label sets, whose overlap pairs carry a weaker signal. Tuned on
+    GoEmotions ekman dev, 16 per label, seeds 0-1, --min-labels 1: 70 steps gave 0.445
+    micro-F1, 150 steps 0.476, 300 steps 0.491 at twice the time."""
+    return 20.0 if ex.multi_label else 10.0
+
+
 class BalancedBatches:
     """`balanced_batches` as a batch sampler, so accelerate can shard it across processes."""
 
@@ -171,8 +178,8 @@ class SetFit:
             index = {c: i for i, c in enumerate(sorted(set(ex.labels)))}
             y = np.array([index[v] for v in ex.labels])
         n = len(ex)
-        batch_size, steps = schedule(n, cfg.batch_size, cfg.steps,
-                                     10.0 if cfg.epochs is None else cfg.epochs)
+        batch_size, steps = schedule(n, cfg.batch_size, cfg.steps, default_epochs(ex)
+                                     if cfg.epochs is None else cfg.epochs)
         # The word-embedding table is half of MiniLM's weights but gets sparse, tiny updates
         # from a few hundred tokens; freezing it cut step time ~15% at equal accuracy (SST-2).
         frozen = encoder.freeze_input_embeddings()
