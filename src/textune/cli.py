@@ -56,6 +56,10 @@ LabelNamesFileOpt = typer.Option(None, "--label-names", help="A file with one la
                                  "line: the label vocabulary, in order; integer labels are ids "
                                  "into it (line 1 is id 0). Example: --label-names "
                                  "goemotions/ekman_labels.txt")
+LabelColumnsOpt = typer.Option(None, "--label-columns", help="Multi-label data with one 0/1 "
+                               "column per label: the columns, comma-separated (each one's "
+                               "name is its label). Example: --label-columns "
+                               "toxic,obscene,insult")
 AllowEmptyOpt = typer.Option(False, "--allow-empty-labels", help="Multi-label: rows may have "
                              "no label (by default an empty label cell is an error). Example: "
                              "--allow-empty-labels")
@@ -191,6 +195,7 @@ def train(
     no_header: bool = NoHeaderOpt,
     label_names: Optional[Path] = LabelNamesFileOpt,
     allow_empty_labels: bool = AllowEmptyOpt,
+    label_columns: Optional[str] = LabelColumnsOpt,
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
 ):
@@ -211,7 +216,7 @@ def train(
                            label_column=label_column, quoting=quoting,
                            unescape_html=unescape_html, **_label_options(
                                multi_label, label_separator, no_header, label_names,
-                               allow_empty_labels))
+                               allow_empty_labels, label_columns))
         ex.require_labels()
         if shots is not None:
             ex = sample_per_class(ex, shots, seed)
@@ -242,10 +247,14 @@ def train(
 
 
 def _label_options(multi_label: bool, separator: str, no_header: bool,
-                   label_names: Path | None, allow_empty: bool) -> dict:
+                   label_names: Path | None, allow_empty: bool,
+                   label_columns: str | None) -> dict:
     """The data options for label sets and headerless files, as `load_examples` takes them."""
+    columns = [c.strip() for c in label_columns.split(",") if c.strip()] if label_columns \
+        else None
     return dict(multi_label=multi_label, label_separator=separator, header=not no_header,
-                label_names=label_names, allow_empty_labels=allow_empty)
+                label_names=label_names, allow_empty_labels=allow_empty,
+                label_columns=columns)
 
 
 def _parse_verbalizers(spec: str | None) -> dict | None:
@@ -328,6 +337,7 @@ def evaluate(
     no_header: bool = NoHeaderOpt,
     label_names: Optional[Path] = LabelNamesFileOpt,
     allow_empty_labels: bool = AllowEmptyOpt,
+    label_columns: Optional[str] = LabelColumnsOpt,
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
 ):
@@ -347,7 +357,7 @@ def evaluate(
                            label_column=label_column, quoting=quoting,
                            unescape_html=unescape_html, **_label_options(
                                multi_label, label_separator, no_header, label_names,
-                               allow_empty_labels))
+                               allow_empty_labels, label_columns))
         metrics = clf.evaluate(ex)
     except (DataError, FileNotFoundError, ValueError) as e:
         _fail(e)
@@ -585,6 +595,16 @@ def compare(
         "--method-option setfit:steps=40 --method-option lora:lora_r=16"),
     quoting: str = QuotingOpt,
     unescape_html: bool = UnescapeOpt,
+    multi_label: bool = MultiLabelOpt,
+    label_separator: str = SeparatorOpt,
+    no_header: bool = NoHeaderOpt,
+    label_names_file: Optional[Path] = typer.Option(
+        None, "--label-names-file", help="A file with one label name per line: the label "
+        "vocabulary of multi-label data, in order; integer labels are ids into it (line 1 is "
+        "id 0). (--label-names gives zero-shot words.) Example: --label-names-file "
+        "goemotions/ekman_labels.txt"),
+    allow_empty_labels: bool = AllowEmptyOpt,
+    label_columns: Optional[str] = LabelColumnsOpt,
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
 ):
@@ -612,11 +632,16 @@ def compare(
              ("--steps", steps), ("--epochs", epochs), ("--max-length", max_length),
              *[("--template", t) for t in template or []], ("--label-names", label_names),
              *[("--method-option", o) for o in method_option or []],
-             ("--quoting", None if quoting == "auto" else quoting), ("--output", output)]
+             ("--quoting", None if quoting == "auto" else quoting),
+             ("--label-separator", None if label_separator == "," else label_separator),
+             ("--label-names-file", label_names_file), ("--label-columns", label_columns),
+             ("--output", output)]
     command = "textune compare " + " ".join(f"{k} {shlex.quote(str(v))}" for k, v in given
                                             if v is not None)
-    if unescape_html:
-        command += " --unescape-html"
+    for flag, on in (("--unescape-html", unescape_html), ("--multi-label", multi_label),
+                     ("--no-header", no_header), ("--allow-empty-labels", allow_empty_labels)):
+        if on:
+            command += f" {flag}"
     try:
         method_list = parse_methods(methods)
         check_methods(method_list)
@@ -624,7 +649,9 @@ def compare(
         names = parse_label_names(label_names)
         options = parse_method_options(method_option)
         cols = dict(text_column=text_column, text_pair_column=text_pair_column,
-                    label_column=label_column, quoting=quoting, unescape_html=unescape_html)
+                    label_column=label_column, quoting=quoting, unescape_html=unescape_html,
+                    **_label_options(multi_label, label_separator, no_header,
+                                     label_names_file, allow_empty_labels, label_columns))
         train = load_examples(data, **cols)
         test = load_examples(eval_data, **cols)
         params = {"model": model, "steps": steps, "epochs": epochs, "max_length": max_length}

@@ -83,3 +83,18 @@ def test_goemotions_shots_take_n_rows_for_every_label_deterministically():
     a, b = sample_per_class(ex, 8, seed=3), sample_per_class(ex, 8, seed=3)
     assert a.texts == b.texts and a.texts != sample_per_class(ex, 8, seed=4).texts
     assert (a.indicator().sum(axis=0) >= 8).all()
+
+
+def test_one_indicator_column_per_label(tmp_path):
+    path = tmp_path / "toxic.csv"
+    path.write_text("comment,toxic,insult,threat\nyou fool,1,1,0\nnice work,0,0,0\n"
+                    "or else,true,false,TRUE\n")
+    ex = load_examples(path, label_columns=["threat", "toxic", "insult"],
+                       allow_empty_labels=True)
+    assert ex.multi_label and ex.classes == ["threat", "toxic", "insult"]  # as given
+    assert ex.texts == ["you fool", "nice work", "or else"]  # the 0/1 columns are not text
+    assert ex.labels == [("toxic", "insult"), (), ("threat", "toxic")]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("comment,toxic,insult\nyou fool,1,maybe\nok,0,0\n")
+    with pytest.raises(DataError, match="'insult' must hold 0 or 1.*row 1.*'maybe'"):
+        load_examples(bad, label_columns=["toxic", "insult"])

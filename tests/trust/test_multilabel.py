@@ -162,3 +162,23 @@ def test_causal_lm_refuses_label_sets():
         TextClassifier(method="peft", peft="prompt", model="smollm2").fit(
             ["rain today", "stocks up", "rain on stocks", "port closed"],
             [["weather"], ["markets"], ["markets", "weather"], ["ports"]])
+
+
+def test_compare_runs_label_sets_with_micro_f1_as_the_headline(tmp_path):
+    go = shared_file("goemotions")
+    small = tmp_path / "dev.tsv"
+    small.write_text("".join(open(go / "ekman_dev.tsv", encoding="utf-8").readlines()[:80]),
+                     encoding="utf-8")
+    out = tmp_path / "cmp"
+    r = CliRunner().invoke(app, [
+        "compare", "--data", str(go / "ekman_train.tsv"), "--eval-data", str(small),
+        "--multi-label", "--no-header", "--text-column", "0", "--label-column", "1",
+        "--label-names-file", str(go / "ekman_labels.txt"), "--methods", "probe,setfit",
+        "--method-option", "setfit:steps=4", "--shots", "4", "--seeds", "1",
+        "--max-length", "48", "--output", str(out), "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    assert all(0.0 <= r["f1_micro"] <= 1.0 and "accuracy" not in r for r in rows)
+    report = (out / "report.md").read_text()
+    assert "micro-F1" in report and "--multi-label" in report

@@ -276,7 +276,7 @@ def run_cell(method: str, shots: Shots, seed: int, sample: Examples, test: Examp
              params: Mapping[str, Any], progress: bool = False) -> dict:
     """Train one method on one sample and score it; failures become an error record."""
     from ..classifier import TextClassifier
-    from ..metrics import classification_metrics
+    from ..metrics import classification_metrics, multilabel_metrics
 
     rec: dict[str, Any] = {"method": method, "shots": shots, "seed": seed,
                            "n_train": len(sample), "n_test": len(test),
@@ -289,9 +289,15 @@ def run_cell(method: str, shots: Shots, seed: int, sample: Examples, test: Examp
         proba = clf.predict_proba(test)
         predict_seconds = time.perf_counter() - t0
         labels = clf.labels
-        pred = [labels[i] for i in proba.argmax(axis=1)]
-        m = classification_metrics(test.labels, pred, labels)
-        rec.update(status="ok", accuracy=m["accuracy"], f1_macro=m["f1_macro"],
+        if clf.multi_label:  # label sets: micro-F1 is the headline (see report.headline)
+            m = multilabel_metrics(test.indicator(labels), clf.decision_.indicator(proba),
+                                   labels)
+            rec.update(f1_micro=m["f1_micro"], subset_accuracy=m["subset_accuracy"])
+        else:
+            m = classification_metrics(test.labels, [labels[i] for i in proba.argmax(axis=1)],
+                                       labels)
+            rec.update(accuracy=m["accuracy"])
+        rec.update(status="ok", f1_macro=m["f1_macro"],
                    train_seconds=clf.train_seconds_, predict_seconds=predict_seconds,
                    predict_per_second=len(test) / max(predict_seconds, 1e-9),
                    trainable_parameters=clf.fit_stats_.get("trainable_parameters"),
@@ -315,6 +321,10 @@ def check_zero_shot(train: Examples, shots: Sequence[Shots]) -> None:
     """Refuse zero-shot on text pairs before the grid starts: its training texts are label
     names put into sentences, which cannot teach how two texts relate (paraphrase,
     entailment), so every such cell would fail or guess."""
+    if 0 in shots and train.multi_label:
+        raise DataError(f"{train.source}: --shots 0 (zero-shot) builds one training sentence "
+                        "per label name, which says nothing about texts with several labels; "
+                        "drop 0 from --shots for label sets.")
     if 0 in shots and train.is_pair:
         raise DataError(f"{train.source}: --shots 0 (zero-shot) builds single training "
                         "sentences from the label names, which cannot describe how two texts "
@@ -354,10 +364,10 @@ def run_grid(train: Examples, test: Examples, output: str | Path, *,
 
     methods, shots, seeds = parse_methods(methods), parse_shots(shots), parse_seeds(seeds)
     train.require_labels()
-    if train.multi_label or test.multi_label:
-        raise DataError(f"{train.source}: compare does not run multi-label grids yet (label "
-                        "sets); train and evaluate each method with `textune train` and "
-                        "`textune evaluate`.")
+    if train.multi_label != test.multi_label:
+        raise DataError(f"{test.source}: the training data has "
+                        f"{'label sets' if train.multi_label else 'one label per row'} but the "
+                        "evaluation data does not; read both the same way (--multi-label).")
     check_zero_shot(train, shots)
     if test.labels is None:
         raise DataError(f"{test.source}: the evaluation data needs labels.")
@@ -394,8 +404,9 @@ def run_grid(train: Examples, test: Examples, output: str | Path, *,
             _append(output / RESULTS_FILE, rec)
             bar.update(1)
             if rec["status"] == "ok":
-                log.info("[%d/%d] %s shots=%s seed=%s: accuracy %.3f, macro-F1 %.3f, trained "
-                         "in %.1fs", i, len(todo), method, s, seed, rec["accuracy"],
+                score = "f1_micro" if "f1_micro" in rec else "accuracy"
+                log.info("[%d/%d] %s shots=%s seed=%s: %s %.3f, macro-F1 %.3f, trained "
+                         "in %.1fs", i, len(todo), method, s, seed, score, rec[score],
                          rec["f1_macro"], rec["train_seconds"])
             if on_cell is not None:
                 on_cell(rec)

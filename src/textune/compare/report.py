@@ -30,6 +30,7 @@ VERSIONED = ("textune", "torch", "transformers", "sentence-transformers", "sciki
 
 def summarize(records: Sequence[dict]) -> list[dict]:
     """One row per (method, shots): mean and std over the seeds that finished."""
+    metric = headline(records)
     groups: dict[tuple, list[dict]] = {}
     for r in records:
         groups.setdefault((r["method"], r["shots"]), []).append(r)
@@ -39,18 +40,28 @@ def summarize(records: Sequence[dict]) -> list[dict]:
         row: dict[str, Any] = {"method": method, "shots": shots, "seeds": len(ok),
                                "failed": len(recs) - len(ok)}
         if ok:
-            for key in ("accuracy", "f1_macro", "train_seconds", "predict_per_second"):
+            for key in (metric, "f1_macro", "train_seconds", "predict_per_second"):
                 values = np.array([r[key] for r in ok], dtype=float)
                 row[key] = float(values.mean())
                 row[key + "_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
             row["trainable_parameters"] = max(int(r.get("trainable_parameters") or 0)
                                               for r in ok)
             row["n_train"] = int(np.mean([r["n_train"] for r in ok]))
-            row["per_seed"] = {r["seed"]: r["accuracy"] for r in ok}  # for paired gaps
+            row["per_seed"] = {r["seed"]: r[metric] for r in ok}  # for paired gaps
         rows.append(row)
     order = _method_order(records)
     rows.sort(key=lambda r: (shots_sort_key(r["shots"]), order.index(r["method"])))
     return rows
+
+
+def headline(rows: Sequence[dict]) -> str:
+    """The score that ranks methods: accuracy, or micro-F1 for multi-label grids (every
+    label decision counts once; subset accuracy would punish a single missed tag)."""
+    return "f1_micro" if any("f1_micro" in r for r in rows) else "accuracy"
+
+
+def metric_name(rows: Sequence[dict]) -> str:
+    return "micro-F1" if headline(rows) == "f1_micro" else "accuracy"
 
 
 def _method_order(records: Sequence[dict]) -> list[str]:
@@ -63,66 +74,67 @@ def _shots_label(shots: Any) -> str:
 
 def recommend(summary: Sequence[dict]) -> list[str]:
     """Plain-language advice: the best method per budget, and when more labels stop paying."""
+    metric, name = headline(summary), metric_name(summary)
     lines = []
     by_shots: dict[Any, list[dict]] = {}
     for row in summary:
         if row["seeds"]:
             by_shots.setdefault(row["shots"], []).append(row)
     for shots in sorted(by_shots, key=shots_sort_key):
-        rows = sorted(by_shots[shots], key=lambda r: -r["accuracy"])
+        rows = sorted(by_shots[shots], key=lambda r: -r[metric])
         budget = ("no labelled examples (zero-shot from label names)" if shots == 0 else
                   "all the labelled data" if shots == ALL else
                   f"{shots} labelled examples per class")
         best = rows[0]
         if len(rows) == 1:
-            lines.append(f"With {budget}: {best['method']} reaches {best['accuracy']:.3f} "
-                         "accuracy (the only method that ran).")
+            lines.append(f"With {budget}: {best['method']} reaches {best[metric]:.3f} "
+                         f"{name} (the only method that ran).")
             continue
         second = rows[1]
-        gap = best["accuracy"] - second["accuracy"]
+        gap = best[metric] - second[metric]
         fast = min((best, second), key=lambda r: r["train_seconds"])
         slow = second if fast is best else best
         ratio = slow["train_seconds"] / max(fast["train_seconds"], 1e-9)
         paired = _paired_gaps(best, second)
         if len(paired) >= 2:
             # Every method saw the same sample at each seed, so compare seed by seed: the
-            # spread of the per-seed gaps, not of the accuracies, is the noise (~95% margin).
+            # spread of the per-seed gaps, not of the scores, is the noise (~95% margin).
             margin = 2 * float(np.std(paired, ddof=1)) / np.sqrt(len(paired))
             evidence = (f"± {margin:.3f} paired over {len(paired)} seeds, {best['method']} "
                         f"ahead on {sum(d > 0 for d in paired)} of {len(paired)}")
         else:
-            margin = max(best["accuracy_std"], second["accuracy_std"])
+            margin = max(best[metric + "_std"], second[metric + "_std"])
             evidence = f"std {margin:.3f}"
         if gap <= margin:
             lines.append(f"With {budget}: {best['method']} and {second['method']} are within "
-                         f"noise ({best['accuracy']:.3f} vs {second['accuracy']:.3f}, gap "
+                         f"noise ({best[metric]:.3f} vs {second[metric]:.3f}, gap "
                          f"{gap:.3f}, {evidence}); use {fast['method']}, it trains "
                          f"{ratio:.1f}× faster.")
         else:
             cost = (f"; {second['method']} trains {ratio:.1f}× faster"
                     if fast is second and ratio >= 2 else "")
-            lines.append(f"With {budget}: use {best['method']} ({best['accuracy']:.3f} "
-                         f"accuracy, +{gap:.3f} over {second['method']}, {evidence}{cost}).")
+            lines.append(f"With {budget}: use {best['method']} ({best[metric]:.3f} "
+                         f"{name}, +{gap:.3f} over {second['method']}, {evidence}{cost}).")
     done = [r for r in summary if r["seeds"]]
     if len({r["shots"] for r in done}) > 1:
-        top = max(done, key=lambda r: r["accuracy"])
-        enough = min((r for r in done if r["accuracy"] >= top["accuracy"] - 0.02),
-                     key=lambda r: (shots_sort_key(r["shots"]), -r["accuracy"]))
+        top = max(done, key=lambda r: r[metric])
+        enough = min((r for r in done if r[metric] >= top[metric] - 0.02),
+                     key=lambda r: (shots_sort_key(r["shots"]), -r[metric]))
         largest = max((r["shots"] for r in done), key=shots_sort_key)
         if enough is top and top["shots"] == largest:
-            lines.append(f"How many labels: accuracy was still rising at the largest budget "
+            lines.append(f"How many labels: {name} was still rising at the largest budget "
                          f"measured ({top['method']} with {_shots_label(top['shots'])} per "
-                         f"class, {top['accuracy']:.3f}); more labels are likely to help.")
+                         f"class, {top[metric]:.3f}); more labels are likely to help.")
         else:
             lines.append(f"How many labels: {enough['method']} with "
                          f"{_shots_label(enough['shots'])} per class gets within 0.02 of the "
-                         f"best accuracy measured ({top['accuracy']:.3f}, {top['method']} with "
+                         f"best {name} measured ({top[metric]:.3f}, {top['method']} with "
                          f"{_shots_label(top['shots'])}).")
     return lines
 
 
 def _paired_gaps(a: dict, b: dict) -> list[float]:
-    """a − b accuracy on each seed both finished (same training sample for both)."""
+    """a − b headline score on each seed both finished (same training sample for both)."""
     sa, sb = a.get("per_seed", {}), b.get("per_seed", {})
     return [sa[k] - sb[k] for k in sorted(set(sa) & set(sb))]
 
@@ -141,9 +153,11 @@ def versions() -> dict[str, str]:
 # ------------------------------------------------------------------------------ plots
 
 def plot_accuracy_vs_shots(summary: Sequence[dict], path: Path) -> Path:
-    """Mean accuracy per method over the shots grid, with a ±1 std band."""
+    """Mean headline score (accuracy, or micro-F1 for label sets) per method over the shots
+    grid, with a ±1 std band."""
     from matplotlib.figure import Figure  # no pyplot: no global backend, no GUI
 
+    metric, name = headline(summary), metric_name(summary)
     shots = sorted({r["shots"] for r in summary if r["seeds"]}, key=shots_sort_key)
     x_of = {s: i for i, s in enumerate(shots)}
     fig = Figure(figsize=(6.4, 4.0), dpi=100)
@@ -153,14 +167,14 @@ def plot_accuracy_vs_shots(summary: Sequence[dict], path: Path) -> Path:
         if not rows:
             continue
         x = np.array([x_of[r["shots"]] for r in rows])
-        y = np.array([r["accuracy"] for r in rows])
-        sd = np.array([r["accuracy_std"] for r in rows])
+        y = np.array([r[metric] for r in rows])
+        sd = np.array([r[metric + "_std"] for r in rows])
         (line,) = ax.plot(x, y, marker="o", label=method)
         ax.fill_between(x, y - sd, y + sd, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_xticks(range(len(shots)), [_shots_label(s) for s in shots])
     ax.set_xlabel("labelled examples per class")
-    ax.set_ylabel("accuracy (mean ± std over seeds)")
-    ax.set_title("Accuracy vs labelled examples")
+    ax.set_ylabel(f"{name} (mean ± std over seeds)")
+    ax.set_title(f"{name[0].upper() + name[1:]} vs labelled examples")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -172,6 +186,7 @@ def plot_accuracy_vs_time(records: Sequence[dict], summary: Sequence[dict], path
     """Every cell (faint) and each method x shots mean (labelled) against training time."""
     from matplotlib.figure import Figure
 
+    metric, name = headline(summary), metric_name(summary)
     fig = Figure(figsize=(6.4, 4.0), dpi=100)
     ax = fig.add_subplot()
     for method in dict.fromkeys(r["method"] for r in summary):
@@ -179,18 +194,18 @@ def plot_accuracy_vs_time(records: Sequence[dict], summary: Sequence[dict], path
         rows = [r for r in summary if r["method"] == method and r["seeds"]]
         if not ok:
             continue
-        (line,) = ax.plot([r["train_seconds"] for r in rows], [r["accuracy"] for r in rows],
+        (line,) = ax.plot([r["train_seconds"] for r in rows], [r[metric] for r in rows],
                           marker="o", label=method)
-        ax.scatter([max(r["train_seconds"], 1e-3) for r in ok], [r["accuracy"] for r in ok],
+        ax.scatter([max(r["train_seconds"], 1e-3) for r in ok], [r[metric] for r in ok],
                    color=line.get_color(), alpha=0.3, s=12)
         for r in rows:
             ax.annotate(_shots_label(r["shots"]).split(" ")[0],
-                        (r["train_seconds"], r["accuracy"]), textcoords="offset points",
+                        (r["train_seconds"], r[metric]), textcoords="offset points",
                         xytext=(4, 4), fontsize=8, color=line.get_color())
     ax.set_xscale("log")
     ax.set_xlabel("training seconds (log scale)")
-    ax.set_ylabel("accuracy")
-    ax.set_title("Accuracy vs training time (labels: examples per class)")
+    ax.set_ylabel(name)
+    ax.set_title(f"{name[0].upper() + name[1:]} vs training time (labels: examples per class)")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()
@@ -206,6 +221,7 @@ def _pm(row: dict, key: str) -> str:
 
 def _tables(summary: Sequence[dict], records: Sequence[dict]) -> dict[str, tuple]:
     """(header, rows) for each table, shared by markdown and HTML."""
+    metric, name = headline(summary), metric_name(summary)
     methods = list(dict.fromkeys(r["method"] for r in summary))
     shots = sorted({r["shots"] for r in summary}, key=shots_sort_key)
     cell = {(r["method"], r["shots"]): r for r in summary}
@@ -214,7 +230,7 @@ def _tables(summary: Sequence[dict], records: Sequence[dict]) -> dict[str, tuple
         line = [_shots_label(s)]
         for m in methods:
             r = cell.get((m, s))
-            line.append(_pm(r, "accuracy") if r else "")
+            line.append(_pm(r, metric) if r else "")
         pivot.append(line)
     details = []
     for r in summary:
@@ -222,7 +238,7 @@ def _tables(summary: Sequence[dict], records: Sequence[dict]) -> dict[str, tuple
         details.append([
             r["method"], _shots_label(r["shots"]),
             f"{r['seeds']}" + (f" ({r['failed']} failed)" if r["failed"] else ""),
-            _pm(r, "accuracy"), _pm(r, "f1_macro"),
+            _pm(r, metric), _pm(r, "f1_macro"),
             f"{r['train_seconds']:.3f}" if ok else "",
             f"{r['predict_per_second']:.3f}" if ok else "",
             f"{r['trainable_parameters']:,}" if ok else ""])
@@ -232,16 +248,16 @@ def _tables(summary: Sequence[dict], records: Sequence[dict]) -> dict[str, tuple
         ok = r.get("status") == "ok"
         every.append([r["method"], _shots_label(r["shots"]), str(r["seed"]),
                       str(r.get("n_train", "")), r.get("sample_id", ""),
-                      f"{r['accuracy']:.3f}" if ok else "error",
+                      f"{r[metric]:.3f}" if ok else "error",
                       f"{r['f1_macro']:.3f}" if ok else "",
                       f"{r['train_seconds']:.3f}" if ok else "",
                       f"{r['predict_per_second']:.3f}" if ok else ""])
     return {
         "pivot": (["examples per class", *methods], pivot),
-        "details": (["method", "examples per class", "seeds", "accuracy", "macro-F1",
+        "details": (["method", "examples per class", "seeds", name, "macro-F1",
                      "train seconds", "predict texts/s", "trainable params"], details),
         "cells": (["method", "examples per class", "seed", "train size", "sample",
-                   "accuracy", "macro-F1", "train seconds", "predict texts/s"], every),
+                   name, "macro-F1", "train seconds", "predict texts/s"], every),
     }
 
 
@@ -315,11 +331,18 @@ def _header_lines(ctx: dict) -> list[tuple[str, str]]:
     return out
 
 
+def _score_title(tables: dict) -> str:
+    """"Accuracy" or "Micro-F1": the headline score, as the details table names it."""
+    name = tables["details"][0][3]
+    return name[0].upper() + name[1:]
+
+
 def _markdown(ctx, tables, advice, plots, failed) -> str:
     parts = ["# textune compare", "", "```", ctx["command"], "```", ""]
     parts += [f"- {k}: {v}" for k, v in _header_lines(ctx)]
     parts += ["", "## Recommendation", ""] + [f"- {a}" for a in advice]
-    parts += ["", "## Accuracy (mean ± std over seeds)", "", _md_table(*tables["pivot"])]
+    parts += ["", f"## {_score_title(tables)} (mean ± std over seeds)", "",
+              _md_table(*tables["pivot"])]
     parts += ["", "## Details", "", _md_table(*tables["details"])]
     if plots:
         parts += ["", "## Plots", ""] + [f"![{p.stem.replace('_', ' ')}]({p.name})"
@@ -364,7 +387,7 @@ def _html(ctx, tables, advice, plots, failed) -> str:
 <pre>{e(ctx['command'])}</pre>
 <ul>{meta}</ul>
 <h2>Recommendation</h2><ul>{''.join(f'<li>{e(a)}</li>' for a in advice)}</ul>
-<h2>Accuracy (mean ± std over seeds)</h2>{_html_table(*tables['pivot'])}
+<h2>{_score_title(tables)} (mean ± std over seeds)</h2>{_html_table(*tables['pivot'])}
 <h2>Details</h2>{_html_table(*tables['details'])}
 {'<h2>Plots</h2>' + imgs if plots else ''}
 <h2>All cells</h2>{_html_table(*tables['cells'])}

@@ -24,7 +24,8 @@ def load_examples(source: Any, *, text_column: str | None = None,
                   unescape_html: bool = False, multi_label: bool = False,
                   label_separator: str = ",", header: bool = True,
                   label_names: str | Path | Sequence[Any] | None = None,
-                  allow_empty_labels: bool = False) -> Examples:
+                  allow_empty_labels: bool = False,
+                  label_columns: Sequence[str] | None = None) -> Examples:
     """Read a file path, DataFrame or `datasets.Dataset` into validated `Examples`.
 
     Columns are detected by name (text/sentence/content..., label/class/...) or, failing that,
@@ -35,7 +36,8 @@ def load_examples(source: Any, *, text_column: str | None = None,
     Multi-label data: list cells (JSONL, Parquet, DataFrames) are label sets as they are;
     `multi_label=True` also splits text cells at `label_separator`. `label_names` (a file
     with one name per line, or a list) is the label vocabulary in its order and maps integer
-    ids to names; `allow_empty_labels` accepts rows with no label. `header=False` reads a
+    ids to names; `allow_empty_labels` accepts rows with no label; `label_columns` reads one
+    0/1 column per label (the label is the column's name). `header=False` reads a
     CSV/TSV without a header line, its columns named "0", "1", ... (GoEmotions:
     `header=False, text_column="0", label_column="1"`).
     """
@@ -60,7 +62,7 @@ def load_examples(source: Any, *, text_column: str | None = None,
                       text_pair_column=text_pair_column, label_column=label_column,
                       require_labels=require_labels, multi_label=multi_label,
                       label_separator=label_separator, label_names=names,
-                      allow_empty_labels=allow_empty_labels)
+                      allow_empty_labels=allow_empty_labels, label_columns=label_columns)
 
 
 def read_label_names(source: str | Path | Sequence[Any] | None) -> list[Any] | None:

@@ -25,35 +25,49 @@ def from_frame(df: pd.DataFrame, name: str, *, first_line: int | None,
                lines: list[int] | None = None, row_offset: int = 0,
                read_labels: bool = True, multi_label: bool = False,
                label_separator: str = ",", label_names: Sequence[Any] | None = None,
-               allow_empty_labels: bool = False) -> Examples:
+               allow_empty_labels: bool = False,
+               label_columns: Sequence[str] | None = None) -> Examples:
     """Validated `Examples` from a frame. `lines` (file line per row) and `row_offset` (rows
     in earlier chunks) only make messages exact; `read_labels=False` (prediction) never reads
     a label column, which is still kept out of the text columns. Label sets: `multi_label`
     splits text cells at `label_separator` (list cells are label sets anyway);
-    `label_names` is the vocabulary, and maps integer ids to names."""
+    `label_names` is the vocabulary, and maps integer ids to names; `label_columns` are one
+    0/1 column per label, named for it."""
     columns = [str(c) for c in df.columns]
     df = df.copy()
     df.columns = columns
     if len(df) == 0:
         raise DataError(f"{name}: no data rows (columns: {columns}).")
-    label_col = _pick(columns, label_column, LABEL_NAMES, name, "label", "--label-column")
+    indicators = [_pick(columns, c, (), name, "label", "--label-columns")
+                  for c in label_columns or []]
+    if indicators and label_column is not None:
+        raise DataError(f"{name}: give either --label-column (labels in one column) or "
+                        "--label-columns (one 0/1 column per label), not both.")
+    label_col = None if indicators else _pick(columns, label_column, LABEL_NAMES, name,
+                                              "label", "--label-column")
     text_col = _pick(columns, text_column, TEXT_NAMES, name, "text", "--text-column")
     pair_col = _pick(columns, text_pair_column, PAIR_NAMES if text_column is None else (),
                      name, "second text", "--text-pair-column")
     if text_col is None:
-        text_col, pair_col = _guess_text_columns(df, exclude={label_col}, name=name)
-    if label_col is None and require_labels:
+        text_col, pair_col = _guess_text_columns(df, exclude={label_col, *indicators},
+                                                 name=name)
+    if label_col is None and not indicators and require_labels:
         raise DataError(f"{name}: cannot tell which column holds the labels; columns are "
                         f"{columns}. Name it with --label-column (label_column=...).")
     if not read_labels:
-        label_col = None
+        label_col, indicators = None, []
     ex = Examples(texts=[], source=name, first_line=first_line, lines=lines,
                   row_offset=row_offset,
                   columns={"text": text_col, "label": label_col or "", "pair": pair_col or ""})
     ex.texts = _text_values(df[text_col], text_col, ex)
     if pair_col is not None:
         ex.text_pairs = _text_values(df[pair_col], pair_col, ex)
-    if label_col is not None:
+    if indicators:
+        ex.multi_label, ex.allow_empty_labels = True, allow_empty_labels
+        ex.columns["label"] = ",".join(indicators)
+        ex.labels = _indicator_columns(df, indicators, ex)
+        ex.label_names = list(indicators)
+    elif label_col is not None:
         col = df[label_col]
         if multi_label or label_names is not None or any(is_label_list(v) for v in col.tolist()):
             ex.multi_label, ex.allow_empty_labels = True, allow_empty_labels
@@ -69,6 +83,28 @@ def from_frame(df: pd.DataFrame, name: str, *, first_line: int | None,
                  "before contrastive training.", name, n_dup, len(ex),
                  " pair" if pair_col else "")
     return ex
+
+
+_TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no"}
+
+
+def _indicator_columns(df: pd.DataFrame, names: list[str], ex: Examples) -> list[tuple]:
+    """One 0/1 column per label (1/0, true/false, yes/no) -> the labels set in each row."""
+    sets: list[list[str]] = [[] for _ in range(len(df))]
+    for name in names:
+        for i, v in enumerate(df[name].tolist()):
+            word = str(v).strip().lower() if not _missing(v) else ""
+            if word.endswith(".0"):  # 1.0 from a column with missing values
+                word = word[:-2]
+            if word in _TRUE:
+                sets[i].append(name)
+            elif word not in _FALSE:
+                bad = [j for j, w in enumerate(df[name].tolist())
+                       if str(w).strip().lower().removesuffix(".0") not in _TRUE | _FALSE]
+                raise DataError(f"{ex.source}: label column '{name}' must hold 0 or 1 (or "
+                                f"true/false), but {_rows(ex, bad)} hold(s) {v!r}. Fix those "
+                                "cells, or drop the column from --label-columns.")
+    return [tuple(s) for s in sets]
 
 
 def _text_values(col: pd.Series, col_name: str, ex: Examples) -> list[str]:
