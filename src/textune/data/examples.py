@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from .errors import DataError
-from .labels import align_labels
+from .labels import align_labels, label_counts
 
 
 @dataclass
@@ -135,8 +135,6 @@ class Examples:
     def _require_label_sets(self, min_classes: int) -> None:
         """Training label sets: enough labels, every declared one with an example, and no
         empty set unless the user said rows may have none."""
-        from collections import Counter
-
         from .errors import _rows
 
         col = self.columns.get("label", "label")
@@ -146,7 +144,7 @@ class Examples:
                 raise DataError(f"{self.source}: label column '{col}' is empty in "
                                 f"{_rows(self, empty)}. Label those rows, remove them, or "
                                 "say that rows may have no label (--allow-empty-labels).")
-        counts = Counter(c for row in self.labels for c in row)
+        counts = label_counts(self)
         if len(counts) < min_classes:
             raise DataError(f"{self.source}: the label sets hold {len(counts)} label(s) "
                             f"({sorted(map(str, counts))}); a classifier needs at least two.")

@@ -98,9 +98,7 @@ def _named(rows: list[tuple], names: list, col_name: str, ex: Examples) -> list[
                             f"{_rows(ex, out_of_range)}, but the label names list "
                             f"{len(names)} labels (ids 0-{len(names) - 1}). Check that the "
                             "names file belongs to this data.")
-        order = {k: j for j, k in enumerate(range(len(names)))}
-        return [tuple(names[k] for k in sorted({as_id(x) for x in row}, key=order.get))
-                for row in rows]
+        return [tuple(names[k] for k in sorted({as_id(x) for x in row})) for row in rows]
     known = {str(n): n for n in names}
     unknown = [i for i, row in enumerate(rows) if any(str(x) not in known for x in row)]
     if unknown:

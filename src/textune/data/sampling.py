@@ -8,6 +8,7 @@ from collections import defaultdict
 
 from .errors import DataError
 from .examples import Examples
+from .labels import label_counts
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,7 @@ def split(ex: Examples, test_size: float = 0.2, seed: int = 0) -> tuple[Examples
     idx = list(range(len(ex)))
     strata = ex.labels
     if ex.multi_label:  # label sets: stratify on each row's rarest label
-        counts = defaultdict(int)
-        for row in ex.labels:
-            for y in row:
-                counts[y] += 1
+        counts = label_counts(ex)
         strata = [str(min(row, key=lambda y: (counts[y], str(y)))) if row else "" for row in
                   ex.labels]
     try:

@@ -88,22 +88,27 @@ def from_frame(df: pd.DataFrame, name: str, *, first_line: int | None,
 _TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no"}
 
 
+def _flag(v: Any) -> bool | None:
+    """An indicator cell as True/False (1/0, true/false, yes/no; 1.0 from a column with
+    missing values), or None when it is neither."""
+    word = "" if _missing(v) else str(v).strip().lower().removesuffix(".0")
+    return True if word in _TRUE else False if word in _FALSE else None
+
+
 def _indicator_columns(df: pd.DataFrame, names: list[str], ex: Examples) -> list[tuple]:
     """One 0/1 column per label (1/0, true/false, yes/no) -> the labels set in each row."""
     sets: list[list[str]] = [[] for _ in range(len(df))]
     for name in names:
-        for i, v in enumerate(df[name].tolist()):
-            word = str(v).strip().lower() if not _missing(v) else ""
-            if word.endswith(".0"):  # 1.0 from a column with missing values
-                word = word[:-2]
-            if word in _TRUE:
+        flags = [_flag(v) for v in df[name].tolist()]
+        bad = [i for i, f in enumerate(flags) if f is None]
+        if bad:
+            raise DataError(f"{ex.source}: label column '{name}' must hold 0 or 1 (or "
+                            f"true/false), but {_rows(ex, bad)} hold(s) "
+                            f"{df[name].tolist()[bad[0]]!r}. Fix those cells, or drop the "
+                            "column from --label-columns.")
+        for i, f in enumerate(flags):
+            if f:
                 sets[i].append(name)
-            elif word not in _FALSE:
-                bad = [j for j, w in enumerate(df[name].tolist())
-                       if str(w).strip().lower().removesuffix(".0") not in _TRUE | _FALSE]
-                raise DataError(f"{ex.source}: label column '{name}' must hold 0 or 1 (or "
-                                f"true/false), but {_rows(ex, bad)} hold(s) {v!r}. Fix those "
-                                "cells, or drop the column from --label-columns.")
     return [tuple(s) for s in sets]
 
 

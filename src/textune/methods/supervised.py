@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
-
 import numpy as np
 
-from ..data import DataError, Examples
+from ..data import DataError, Examples, label_counts
 from ..data.sampling import split
 
 log = logging.getLogger(__name__)
@@ -53,8 +51,7 @@ def stratify_problem(ex: Examples, frac: float) -> str | None:
     if not 0 < frac < 1:
         return f"it is a fraction of the rows, between 0 and 1 (got {frac:g})"
     # label sets: rows per label (a split keeps each row's rarest label on both sides)
-    counts = (Counter(c for row in ex.labels for c in row) if ex.multi_label
-              else Counter(ex.labels))
+    counts = label_counts(ex)
     single = [c for c in ex.classes if counts[c] < 2]
     if single:
         shown = ", ".join(repr(c) for c in single[:10])
