@@ -52,3 +52,17 @@ def test_balanced_batches_are_distinct_and_stratified():
         assert (labels[b] == 1).sum() == 8  # the minority class is oversampled to half
     seen = set(np.concatenate(batches).tolist())
     assert set(range(90, 100)) <= seen
+
+
+def test_many_classes_keep_the_batch_size_and_take_turns():
+    """28 classes in batches of 16: two texts from each of 8 classes per step (not 56 texts),
+    and over the steps every class comes round about equally often."""
+    labels = np.repeat(np.arange(28), 10)
+    batches = list(balanced_batches(labels, 16, 70, np.random.default_rng(0)))
+    counts = np.zeros(28, int)
+    for b in batches:
+        assert len(set(b.tolist())) == len(b) == 16
+        step_classes, per = np.unique(labels[b], return_counts=True)
+        assert len(step_classes) == 8 and set(per) == {2}
+        counts[step_classes] += 1
+    assert counts.min() >= 18 and counts.max() <= 22  # 70 steps x 8 / 28 = 20 turns each

@@ -30,7 +30,10 @@ def balanced_batches(labels: np.ndarray, batch_size: int, steps: int,
     """Yield `steps` index batches of distinct examples with every class equally present.
 
     Each class is a queue reshuffled whenever it runs out, so small classes are oversampled
-    (as SetFit does) and every batch has same-class and different-class pairs.
+    (as SetFit does) and every batch has same-class and different-class pairs. With more
+    classes than fit two to a batch (28 emotions in 16 texts), each step takes the next
+    `batch_size // 2` classes of a shuffled rotation, so a step costs `batch_size` texts
+    whatever the number of classes, and every class comes round equally often.
     """
     if labels.ndim == 2:  # multi-label: a row is pooled under its rarest label
         labels = _rarest_label(labels)
@@ -38,9 +41,21 @@ def balanced_batches(labels: np.ndarray, batch_size: int, steps: int,
     pools = {c: np.flatnonzero(labels == c) for c in classes}
     queues: dict = defaultdict(list)
     per_class = max(2, batch_size // len(classes))
+    n_step_classes = max(2, min(len(classes), batch_size // 2))
+    rotation: list = []
     for _ in range(steps):
+        if n_step_classes == len(classes):
+            step_classes = classes
+        else:
+            step_classes, deferred = [], []
+            while len(step_classes) < n_step_classes:
+                if not rotation:
+                    rotation = list(rng.permutation(classes))
+                c = rotation.pop()
+                (deferred if c in step_classes else step_classes).append(c)
+            rotation.extend(deferred)  # already in this step: first in the next
         batch = []
-        for c in classes:
+        for c in step_classes:
             want = min(per_class, len(pools[c]))
             take: list[int] = []
             while len(take) < want:
@@ -161,6 +176,12 @@ class SetFit:
         stats = self.train_body(encoder, ex, cfg, ex.classes)
         model, head_stats = fit_head(encoder, ex, y, cfg)
         return model, {**stats, **head_stats}
+
+    def held_out(self, cfg: SetFitConfig, ex: Examples, y: np.ndarray, model):
+        """Probabilities for tuning thresholds: out-of-fold heads on the trained body."""
+        from ..models.embedding import held_out_head
+
+        return held_out_head(model, ex, y, cfg)
 
     def train_body(self, encoder: Encoder, ex: Examples, cfg: SetFitConfig,
                    classes: list | None = None) -> dict:
