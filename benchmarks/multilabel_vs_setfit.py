@@ -4,10 +4,13 @@ same samples, scored on the whole dev file by micro-F1.
 
 Sample = at least N examples per label (`sample_per_class`, seeded) from the raw train file
 (headerless TSV: text, comma-separated label ids, comment id; `*_labels.txt` names the ids).
-A `+min1` system (e.g. `textune-setfit+min1`) predicts at least one label per comment
-(`min_labels=1`: the most probable when none reaches 0.5). Every run is a fresh process, as
-users run the CLI; training time is the training call only
-(`train_seconds_` for textune, `Trainer.train()` for the library), model loading excluded.
+Each textune system trains once (`threshold="tune"`) and is scored with four decision rules
+on the same probabilities: 0.5 per label (`textune-setfit`), at least one label per comment
+(`+min1`: the most probable when none reaches 0.5), thresholds tuned per label on
+out-of-fold probabilities (`+tune`), and both (`+tune+min1`). Every run is a fresh process,
+as users run the CLI; training time is the training call only (`train_seconds_` for textune,
+less the tuning for the untuned rules; `Trainer.train()` for the library), model loading
+excluded.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/multilabel_vs_setfit.py \
         --sets ekman,original --shots 8,16 --seeds 3 --systems textune-setfit,textune-probe,setfit-lib
@@ -45,8 +48,12 @@ def load(label_set: str, part: str):
                          multi_label=True)
 
 
-def run_one(system: str, label_set: str, shots: int, seed: int) -> dict:
-    """One run, in this (fresh) process."""
+RULES = {"": dict(tuned=False, min_labels=0), "+min1": dict(tuned=False, min_labels=1),
+         "+tune": dict(tuned=True, min_labels=0), "+tune+min1": dict(tuned=True, min_labels=1)}
+
+
+def run_one(system: str, label_set: str, shots: int, seed: int) -> list[dict]:
+    """One training run, in this (fresh) process; a row per decision rule."""
     import logging
 
     from sklearn.metrics import f1_score
@@ -58,19 +65,25 @@ def run_one(system: str, label_set: str, shots: int, seed: int) -> dict:
     dev = load(label_set, "dev")
     truth = dev.indicator(train.classes)
     if system == "setfit-lib":
-        pred, seconds = _setfit_library(train, dev, seed)
+        runs = [(system, *_setfit_library(train, dev, seed))]
     else:
         from textune import TextClassifier
+        from textune.models.decision import Decision
 
-        method, _, variant = system.split("-", 1)[1].partition("+")  # "setfit+min1"
-        clf = TextClassifier(method=method, seed=seed,
-                             min_labels=1 if variant == "min1" else 0).fit(train)
-        pred, seconds = clf.predict(dev), clf.train_seconds_
-    return {"system": system, "set": label_set, "shots": shots, "seed": seed,
-            "n_train": len(train), "n_dev": len(dev),
-            "f1_micro": float(f1_score(truth, pred, average="micro", zero_division=0)),
-            "f1_macro": float(f1_score(truth, pred, average="macro", zero_division=0)),
-            "labels_per_row": float(pred.sum(axis=1).mean()), "train_seconds": seconds}
+        clf = TextClassifier(method=system.split("-", 1)[1], seed=seed,
+                             threshold="tune").fit(train)
+        proba = clf.predict_proba(dev)
+        untuned = clf.train_seconds_ - clf.fit_stats_["tuning_seconds"]
+        runs = [(system + name, Decision(True, clf.decision_.thresholds if rule["tuned"]
+                                         else None, rule["min_labels"]).indicator(proba),
+                 clf.train_seconds_ if rule["tuned"] else untuned)
+                for name, rule in RULES.items()]
+    return [{"system": name, "set": label_set, "shots": shots, "seed": seed,
+             "n_train": len(train), "n_dev": len(dev),
+             "f1_micro": float(f1_score(truth, pred, average="micro", zero_division=0)),
+             "f1_macro": float(f1_score(truth, pred, average="macro", zero_division=0)),
+             "labels_per_row": float(pred.sum(axis=1).mean()), "train_seconds": seconds}
+            for name, pred, seconds in runs]
 
 
 def _setfit_library(train, dev, seed: int):
@@ -127,9 +140,9 @@ def main(argv=None) -> int:
                         print(f"{system} {label_set} {shots} {seed} failed:\n"
                               f"{run.stderr[-2000:]}", file=sys.stderr)
                         continue
-                    row = json.loads(run.stdout.strip().splitlines()[-1])
-                    rows.append(row)
-                    print(json.dumps(row), flush=True)
+                    for row in json.loads(run.stdout.strip().splitlines()[-1]):
+                        rows.append(row)
+                        print(json.dumps(row), flush=True)
     import torch
 
     meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -58,6 +58,9 @@ def http_predict(predictor, ex: Examples):
             body["text_pairs"] = ex.text_pairs
         r = httpx.post(f"{url}/v1/classify", json=body, timeout=60)
         assert r.status_code == 200, r.text
+        # the OpenAPI document describes the shape served ("label" or "labels")
+        schema = httpx.get(f"{url}/openapi.json").json()["components"]["schemas"]["Prediction"]
+        assert set(schema["properties"]) == set(r.json()[0]) == set(schema["examples"][0])
         return r.json()
     finally:
         server.should_exit = True

@@ -26,7 +26,7 @@ from .data import DataError, align_labels, coerce_inputs
 from .engine.device import default_device, set_threads
 from .methods import MethodParamError, method_config
 from .metrics import classification_metrics, multilabel_metrics
-from .models.decision import DEFAULT_THRESHOLD, Decision
+from .models.decision import DEFAULT_THRESHOLD, Decision, tune_thresholds
 from .artifact.selfcheck import KEY as SELF_CHECK
 from .artifact.selfcheck import record
 from .artifact.selfcheck import verify as verify_canaries
@@ -79,6 +79,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     - threshold, min_labels: multi-label models (trained on label sets) predict every label
       whose probability reaches `threshold`, and at least `min_labels` labels (the most
       probable) per text; single-label models take the top class and refuse these.
+      threshold="tune" picks each label's threshold to maximise its F1 on held-out rows:
+      out-of-fold heads for setfit/probe, the validation split for finetune/peft.
     """
 
     def __init__(self, method: str = "setfit", model: str = "minilm", *,
@@ -92,7 +94,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                  verbalizers: dict | None = None, template: str | None = None,
                  loss: str = "cosine", head_c: float = 1.0, max_length: int | None = None,
                  bf16: Any = "auto", seed: int = 0, show_progress: bool = False,
-                 threshold: float = DEFAULT_THRESHOLD, min_labels: int = 0):
+                 threshold: float | str = DEFAULT_THRESHOLD, min_labels: int = 0):
         self.method = method
         self.model = model
         self.peft = peft
@@ -142,6 +144,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
         t0 = time.perf_counter()
         self.model_, stats = method().fit(self.method_config_, ex, y)
+        if self.threshold == "tune":
+            t_tune = time.perf_counter()
+            stats["tuned_on_rows"] = self._tune_thresholds(method(), ex, y)
+            stats["tuning_seconds"] = time.perf_counter() - t_tune
         # training time excludes loading the backbone (as the benchmarks measure peers)
         self.train_seconds_ = time.perf_counter() - t0 - stats.get("load_seconds", 0.0)
         self.n_train_ = len(ex)
@@ -164,13 +170,32 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if not getattr(method, "multi_label", False):
             raise ValueError(f"--method {self.method} does not train multi-label models yet; "
                              "use --method setfit or --method probe for label sets.")
-        if not 0.0 < float(self.threshold) < 1.0:
-            raise ValueError(f"threshold must be between 0 and 1, not {self.threshold!r}.")
         if not 0 <= int(self.min_labels) <= len(ex.classes):
             raise ValueError(f"min_labels must be between 0 and the {len(ex.classes)} labels, "
                              f"not {self.min_labels!r}.")
-        return Decision(multi_label=True, thresholds=[float(self.threshold)] * len(ex.classes),
+        if self.threshold == "tune":
+            if not hasattr(method, "held_out"):
+                raise ValueError(f"--method {self.method} cannot tune thresholds; pass a "
+                                 "number (--threshold 0.4).")
+            problem = getattr(method, "tuning_problem", lambda cfg, ex: None)(
+                self.method_config_, ex)
+            if problem:
+                raise DataError(f"{ex.source}: --threshold tune picks thresholds on the "
+                                f"validation split, and this run has none: {problem}. Pass "
+                                "--validation 0.2, or a fixed --threshold.")
+            threshold = DEFAULT_THRESHOLD  # until tuned after training
+        else:
+            threshold = _threshold(self.threshold)
+        return Decision(multi_label=True, thresholds=[threshold] * len(ex.classes),
                         min_labels=int(self.min_labels))
+
+    def _tune_thresholds(self, method, ex, y: np.ndarray) -> int:
+        """Set each label's threshold from held-out probabilities; returns the rows used."""
+        proba, truth = method.held_out(self.method_config_, ex, y, self.model_)
+        self.decision_.thresholds = tune_thresholds(proba, truth)
+        log.info("tuned thresholds on %d held-out rows: %s", len(truth), ", ".join(
+            f"{c}={t:.2f}" for c, t in zip(ex.classes, self.decision_.thresholds)))
+        return len(truth)
 
     @property
     def multi_label(self) -> bool:
@@ -377,6 +402,18 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             "versions": versions,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+
+
+def _threshold(value: Any) -> float:
+    """A fixed threshold: a number strictly between 0 and 1 (or "tune", handled by fit)."""
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if not 0.0 < t < 1.0:
+        raise ValueError(f"threshold must be a number between 0 and 1 or 'tune', not "
+                         f"{value!r}.")
+    return t
 
 
 def _as_dict(cfg: Any) -> dict | None:

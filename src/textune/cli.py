@@ -182,9 +182,12 @@ def train(
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Token limit per text "
                                              "(default: the backbone's, 256 for MiniLM). "
                                              "Example: --max-length 128"),
-    threshold: float = typer.Option(0.5, "--threshold", help="Multi-label data: predict "
-                                    "every label whose probability reaches this. Example: "
-                                    "--threshold 0.4"),
+    threshold: str = typer.Option("0.5", "--threshold", help="Multi-label data: predict "
+                                  "every label whose probability reaches this, or 'tune': "
+                                  "each label's threshold maximising its F1 on held-out rows "
+                                  "(out-of-fold for setfit/probe, the validation split for "
+                                  "finetune/peft). Example: --threshold tune",
+                                  callback=lambda v: _threshold_option(v)),
     min_labels: int = typer.Option(0, "--min-labels", help="Multi-label data: predict at least "
                                    "this many labels per text (the most probable ones when too "
                                    "few reach --threshold). Example: --min-labels 1"),
@@ -241,9 +244,14 @@ def train(
               "total_parameters": stats.get("total_parameters"),
               "best_validation": stats.get("best"),
               "health_warnings": stats.get("health_warnings", [])}
-    _emit(result, as_json, "" if as_json else
-          f"trained {method} on {len(ex)} examples ({len(clf.classes_)} classes) in "
-          f"{clf.train_seconds_:.1f}s -> {output}")
+    human = (f"trained {method} on {len(ex)} examples ({len(clf.classes_)} classes) in "
+             f"{clf.train_seconds_:.1f}s -> {output}")
+    if clf.multi_label:
+        result["thresholds"] = dict(zip(map(str, clf.labels), clf.decision_.thresholds))
+        if threshold == "tune":
+            human += "\nthresholds (tuned): " + ", ".join(
+                f"{c} {t:.2f}" for c, t in result["thresholds"].items())
+    _emit(result, as_json, "" if as_json else human)
 
 
 def _label_options(multi_label: bool, separator: str, no_header: bool,
@@ -255,6 +263,20 @@ def _label_options(multi_label: bool, separator: str, no_header: bool,
     return dict(multi_label=multi_label, label_separator=separator, header=not no_header,
                 label_names=label_names, allow_empty_labels=allow_empty,
                 label_columns=columns)
+
+
+def _threshold_option(value: str) -> float | str:
+    """--threshold: a number between 0 and 1, or "tune"."""
+    if value == "tune":
+        return value
+    try:
+        t = float(value)
+    except ValueError:
+        t = float("nan")
+    if not 0.0 < t < 1.0:
+        raise typer.BadParameter(f"'{value}' is neither a number between 0 and 1 nor 'tune'; "
+                                 "examples: --threshold 0.4, --threshold tune")
+    return t
 
 
 def _parse_verbalizers(spec: str | None) -> dict | None:

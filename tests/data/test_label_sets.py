@@ -36,6 +36,25 @@ def test_headerless_ids_become_names_in_the_names_file_order(tmp_path, names_fil
     np.testing.assert_array_equal(ex.indicator()[2], [1, 0, 0, 1, 1])
 
 
+def test_columns_named_by_position_detect_a_headerless_file(tmp_path, names_file):
+    """`--text-column 0 --label-column 1` on a file whose first line names no such column:
+    that line is data, read as with header=False (no row lost); a file whose header does
+    name its columns "0" and "1" keeps its header."""
+    rows = [("so happy", "0", "a1"), ("angry and scared", "2,1", "a2"),
+            ("what a shock, so sad", "3,4,0", "a3")]
+    path = _tsv(tmp_path, rows)
+    flags = dict(text_column="0", label_column="1", label_names=names_file, multi_label=True)
+    detected = load_examples(path, **flags)
+    assert detected.texts == [r[0] for r in rows]
+    assert detected.labels == load_examples(path, header=False, **flags).labels
+    named = _tsv(tmp_path, [("0", "1", "id"), *rows], "named.tsv")
+    assert load_examples(named, **flags).texts == [r[0] for r in rows]
+    csv_file = tmp_path / "data.csv"  # the separator is sniffed; quotes are CSV quoting
+    csv_file.write_text('"so happy, really",0\n"angry",1\n', encoding="utf-8")
+    assert load_examples(csv_file, text_column="0", label_column="1").texts == \
+        ["so happy, really", "angry"]
+
+
 def test_bad_label_sets_name_the_row_and_the_fix(tmp_path, names_file):
     flags = dict(header=False, text_column="0", label_column="1", multi_label=True)
     path = _tsv(tmp_path, [("a", "0"), ("b", "1,7")])

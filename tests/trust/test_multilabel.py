@@ -12,7 +12,7 @@ from tests.conftest import shared_file
 from tests.paths import assert_same_answer_everywhere
 from textune import DataError, Examples, TextClassifier, load_examples, sample_per_class
 from textune.cli import app
-from textune.models.decision import Decision
+from textune.models.decision import Decision, tune_thresholds
 
 EKMAN = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
 
@@ -97,7 +97,8 @@ def test_the_raw_files_train_evaluate_and_predict_with_flags_only(tmp_path):
     m = json.loads(r.output.strip().splitlines()[-1])
     assert m["n"] == 60 and 0.0 < m["f1_micro"] <= 1.0 and len(m["per_class"]) == 7
     out = tmp_path / "pred.jsonl"
-    r = run(app, ["predict", str(tmp_path / "m"), "--data", str(small), "--no-header",
+    # no --no-header: a column named by position that line 1 lacks means a headerless file
+    r = run(app, ["predict", str(tmp_path / "m"), "--data", str(small),
                   "--text-column", "0", "--output", str(out), "-q"])
     assert r.exit_code == 0, r.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -113,6 +114,42 @@ def test_thresholds_and_min_labels_decide():
     assert Decision(True, thresholds=[0.95, 0.5, 0.4]).labels(proba, [1, 2, 3]) == \
         [[2], [], [2, 3]]
     assert Decision(False).labels(proba, ["a", "b", "c"]) == ["a", "b", "b"]
+
+
+def test_tuned_thresholds_maximise_each_labels_f1():
+    rng = np.random.default_rng(0)
+    truth = rng.random((60, 4)) < [0.1, 0.3, 0.5, 0.0]  # the last label never occurs
+    proba = np.clip(truth * 0.3 + rng.random((60, 4)) * 0.7, 0, 1)
+    tuned = tune_thresholds(proba, truth)
+    assert tuned[3] == 0.5  # nothing to tune on
+
+    def f1(k, t):
+        pred = proba[:, k] >= t
+        return 2 * (pred & truth[:, k]).sum() / (pred.sum() + truth[:, k].sum())
+
+    for k in range(3):  # no threshold on a fine grid beats the tuned one
+        assert f1(k, tuned[k]) >= max(f1(k, t) for t in np.linspace(0.01, 0.99, 197)) - 1e-12
+    assert tune_thresholds([[0.9], [0.7], [0.3], [0.2]], [[1], [1], [0], [0]]) == [0.5]
+
+
+def test_tuned_thresholds_are_saved_and_decide_everywhere(ekman, tmp_path):
+    """--threshold tune: out-of-fold probabilities pick a threshold per label; the tuned
+    thresholds are saved, printed, and every path decides with them."""
+    flags = ["--multi-label", "--no-header", "--text-column", "0", "--label-column", "1",
+             "--label-names", str(shared_file("goemotions/ekman_labels.txt"))]
+    r = CliRunner().invoke(app, ["train", "--data", str(shared_file("goemotions/ekman_train.tsv")),
+                                 *flags, "--method", "probe", "--shots", "8", "--max-length",
+                                 "64", "--threshold", "tune", "--output", str(tmp_path / "m"),
+                                 "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    printed = json.loads(r.output.strip().splitlines()[-1])["thresholds"]
+    assert list(printed) == EKMAN and len(set(printed.values())) > 1  # tuned per label
+    clf = TextClassifier.load(tmp_path / "m")
+    assert clf.decision_.thresholds == list(printed.values())
+    assert clf.fit_stats_["tuned_on_rows"] >= 7 * 8
+    assert_same_answer_everywhere(clf, _mixed_rows(ekman[1]), tmp_path / "paths")
+    r = CliRunner().invoke(app, ["train", "--data", "x.tsv", "--threshold", "high"])
+    assert r.exit_code != 0 and "neither a number between 0 and 1 nor 'tune'" in r.output
 
 
 def test_scikit_learn_label_lists_and_indicator_matrices():
@@ -148,8 +185,11 @@ def test_settings_label_sets_do_not_take_are_refused_clearly():
     sets = [["weather"], ["markets"], ["markets", "weather"], ["ports"]]
     with pytest.raises(ValueError, match="threshold and min_labels apply to multi-label"):
         TextClassifier(method="probe", threshold=0.3).fit(texts, ["x", "y", "x", "y"])
-    with pytest.raises(ValueError, match="threshold must be between 0 and 1"):
+    with pytest.raises(ValueError, match="threshold must be a number between 0 and 1 or 'tune'"):
         TextClassifier(method="probe", threshold=1.5).fit(texts, sets)
+    with pytest.raises(DataError, match="--threshold tune picks thresholds on the validation "
+                       "split.*with 4 rows.*--validation 0.2"):  # before any training
+        TextClassifier(method="finetune", threshold="tune").fit(texts, sets)
     with pytest.raises(ValueError, match="min_labels must be between 0 and the 3 labels"):
         TextClassifier(method="probe", min_labels=4).fit(texts, sets)
     with pytest.raises(DataError, match="empty in row 2.*--allow-empty-labels"):

@@ -26,11 +26,12 @@ from .errors import MAX_LISTED, DataError
 from .examples import Examples
 from .inputs import coerce_inputs, from_lists, load_examples
 from .labels import align_labels, label_counts
-from .readers import csv_frames, csv_parse_error, jsonl_record, read_table
+from .readers import csv_frames, csv_parse_error, first_line_is_data, jsonl_record, read_table
 from .validation import from_frame
 
 __all__ = ["DataError", "Examples", "load_examples", "coerce_inputs", "from_lists",
            "from_frame", "align_labels", "label_counts", "read_table", "file_kind",
-           "csv_dialect", "csv_frames", "csv_parse_error", "jsonl_record", "html_entities",
+           "csv_dialect", "csv_frames", "csv_parse_error", "first_line_is_data", "jsonl_record",
+           "html_entities",
            "CsvDialect", "OpenText", "QUOTING_CHOICES", "SEPARATORS", "SNIFF_CHARS",
            "LABEL_NAMES", "TEXT_NAMES", "PAIR_NAMES", "MAX_LISTED"]

@@ -6,6 +6,7 @@ validates and words its errors the same way.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -14,8 +15,10 @@ import pandas as pd
 from .columns import LABEL_NAMES, PAIR_NAMES, TEXT_NAMES, _guess_text_columns, _pick
 from .errors import DataError, _idx
 from .examples import Examples
-from .readers import read_table
+from .readers import first_line_is_data, read_table
 from .validation import from_frame
+
+log = logging.getLogger(__name__)
 
 
 def load_examples(source: Any, *, text_column: str | None = None,
@@ -39,7 +42,8 @@ def load_examples(source: Any, *, text_column: str | None = None,
     ids to names; `allow_empty_labels` accepts rows with no label; `label_columns` reads one
     0/1 column per label (the label is the column's name). `header=False` reads a
     CSV/TSV without a header line, its columns named "0", "1", ... (GoEmotions:
-    `header=False, text_column="0", label_column="1"`).
+    `header=False, text_column="0", label_column="1"`); columns named by position that the
+    first line does not hold mean the same (`first_line_is_data`).
     """
     if isinstance(source, Examples):
         return source
@@ -47,6 +51,12 @@ def load_examples(source: Any, *, text_column: str | None = None,
     names = read_label_names(label_names)
     if isinstance(source, (str, Path)):
         path = Path(source)
+        named = [text_column, text_pair_column, label_column, *(label_columns or [])]
+        if header and first_line_is_data(path, named):
+            log.info("%s: its first line has no column named %s, so the file is read without "
+                     "a header (columns by position; --no-header says so explicitly).", path,
+                     " or ".join(repr(str(n)) for n in named if n is not None))
+            header = False
         df, lines = read_table(path, quoting=quoting, unescape_html=unescape_html,
                                header=header)
         name = str(path)

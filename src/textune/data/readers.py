@@ -7,6 +7,7 @@ a record that does not fit is an error naming its line, never a row dropped or p
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import logging
@@ -15,8 +16,8 @@ from typing import Iterator
 
 import pandas as pd
 
-from .dialect import (_BOMS, _QUOTING_NAME, CsvDialect, OpenText, _decode, csv_dialect,
-                      file_kind, html_entities)
+from .dialect import (_BOMS, _QUOTING_NAME, CsvDialect, OpenText, _decode, _sniff_delimiter,
+                      csv_dialect, file_kind, html_entities)
 from .errors import DataError
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,25 @@ def read_table(path: Path, *, quoting: str = "auto", unescape_html: bool = False
             df, lines = _read_delimited(lambda nl: io.StringIO(text, newline=nl), path,
                                         quoting, header)
     return html_entities(df, str(path), unescape_html), lines
+
+
+def first_line_is_data(path: Path, names) -> bool:
+    """Columns named by position ("0", "1", ...) that the first line does not all hold as
+    names (but has as positions): the file has no header (GoEmotions' raw TSV), so its first
+    line is a data row. Reads only the file's start."""
+    names = {str(n) for n in names if n is not None}
+    if not names or not all(n.isdigit() for n in names):
+        return False
+    kind = file_kind(path)
+    if kind in (".jsonl", ".ndjson", ".json", ".parquet", ".pq"):
+        return False
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as f:
+        head = f.read(1 << 16)
+    delimiter = "\t" if kind == ".tsv" else _sniff_delimiter(head, truncated=True)
+    first = next(csv.reader(io.StringIO(head), delimiter=delimiter), [])
+    header = set(_header_names(first)) if first else set()
+    return not names <= header and max(map(int, names)) < len(first)
 
 
 def _read_json_array(text: str, path: Path) -> pd.DataFrame:

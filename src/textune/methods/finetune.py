@@ -15,7 +15,8 @@ import numpy as np
 
 from ..data import Examples
 from .config import SupervisedConfig, knob
-from .supervised import default_epochs, label_ids, validation_split
+from .supervised import (default_epochs, label_ids, validation_problem, validation_proba,
+                         validation_split)
 
 log = logging.getLogger(__name__)
 
@@ -80,3 +81,7 @@ class Finetune:
 
     def fit(self, cfg: FinetuneConfig, ex: Examples, y: np.ndarray):
         return train_sequence(cfg, ex, y)
+
+    # tuning thresholds: on the validation split, which must exist
+    tuning_problem = staticmethod(validation_problem)
+    held_out = staticmethod(validation_proba)

@@ -15,6 +15,7 @@ import numpy as np
 from ..data import Examples
 from .config import SupervisedConfig, knob
 from .label_words import LabelWordsConfig, train_label_words
+from .supervised import validation_problem, validation_proba
 
 
 @dataclass
@@ -58,3 +59,7 @@ class Peft:
                                  "(--model minilm).")
             return train_label_words(cfg, ex, y, method)
         return train_sequence(cfg, ex, y, peft=method)
+
+    # tuning thresholds: on the validation split, which must exist
+    tuning_problem = staticmethod(validation_problem)
+    held_out = staticmethod(validation_proba)

@@ -33,3 +33,9 @@ class Probe:
 
         encoder = load_encoder(cfg, ex)
         return fit_head(encoder, ex, y, cfg)
+
+    def held_out(self, cfg: ProbeConfig, ex: Examples, y: np.ndarray, model):
+        """Probabilities for tuning thresholds: out-of-fold heads (`held_out_head`)."""
+        from ..models.embedding import held_out_head
+
+        return held_out_head(model, ex, y, cfg)

@@ -45,6 +45,24 @@ def validation_split(ex: Examples, y: np.ndarray, cfg):
     return train_ex, (val_ex.texts, val_ex.text_pairs, label_ids(val_ex, ex))
 
 
+def validation_problem(cfg, ex: Examples) -> str | None:
+    """Why this run will have no validation split (checked before training), or None."""
+    if cfg.validation == 0:
+        return "--validation 0 turns the split off"
+    if cfg.validation is None and len(ex) < MIN_VALIDATION_ROWS:
+        return (f"with {len(ex)} rows (under {MIN_VALIDATION_ROWS}) none is held out by "
+                "default")
+    return None
+
+
+def validation_proba(cfg, ex: Examples, y: np.ndarray, model):
+    """The trained model's probabilities on the run's validation split (the same seeded
+    split it trained without) and the split's labels."""
+    _, val = validation_split(ex, y, cfg)
+    texts, pairs, truth = val
+    return model.predict_proba(texts, pairs), truth
+
+
 def stratify_problem(ex: Examples, frac: float) -> str | None:
     """Why a stratified split of `frac` of the rows is impossible, or None when it works:
     each class needs two rows, and each side of the split one row per class."""

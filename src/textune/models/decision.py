@@ -50,3 +50,27 @@ class Decision:
         d = d or {}
         return cls(multi_label=bool(d.get("multi_label", False)),
                    thresholds=d.get("thresholds"), min_labels=int(d.get("min_labels", 0)))
+
+
+def tune_thresholds(proba: np.ndarray, truth: np.ndarray) -> list[float]:
+    """Per label, the threshold that maximises that label's F1 on held-out rows (`proba` and
+    the 0/1 `truth`, both (rows, labels)). It lies midway between the probabilities of the
+    last row predicted and the first row not, so it does not hug one example; a label with
+    no positive (or no negative) held-out row keeps 0.5, as there is nothing to tune on."""
+    proba, truth = np.asarray(proba, dtype=np.float64), np.asarray(truth) > 0
+    out = []
+    for p, t in zip(proba.T, truth.T):
+        if t.all() or not t.any():
+            out.append(DEFAULT_THRESHOLD)
+            continue
+        order = np.argsort(-p, kind="stable")
+        p, t = p[order], t[order]
+        tp = np.cumsum(t)
+        k = np.arange(1, len(p) + 1)  # predict the top k rows
+        f1 = 2 * tp / (k + t.sum())
+        # only cut between distinct probabilities (equal ones are predicted together)
+        cut = np.append(p[:-1] > p[1:], True)
+        best = int(np.flatnonzero(cut)[np.argmax(f1[cut])])
+        below = p[best + 1] if best + 1 < len(p) else 0.0
+        out.append(float(np.clip((p[best] + below) / 2, 0.01, 0.99)))
+    return out

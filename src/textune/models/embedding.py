@@ -76,3 +76,20 @@ def fit_head(encoder: Encoder, ex, y: np.ndarray, clf) -> tuple[EmbeddingModel, 
     n_head = int(head.coef.size + head.intercept.size)
     return EmbeddingModel(encoder, head), {"head_parameters": n_head,
                                            "load_seconds": getattr(encoder, "load_seconds", 0.0)}
+
+
+def held_out_head(model: EmbeddingModel, ex, y: np.ndarray, cfg, folds: int = 5):
+    """Out-of-fold head probabilities on the training rows, for tuning decision thresholds
+    without giving up few-shot examples to a split: each fold's head is fitted on the other
+    folds' embeddings (the body stays as trained). Returns (probabilities, truth)."""
+    from sklearn.model_selection import KFold
+
+    emb = model.encoder.embed(ex.texts, ex.text_pairs, progress=cfg.show_progress,
+                              desc="encoding for thresholds")
+    proba = np.zeros(y.shape, dtype=np.float64)
+    for fit_rows, held in KFold(min(folds, len(ex)), shuffle=True,
+                                random_state=cfg.seed).split(emb):
+        head = LogisticHead(C=cfg.head_c, multi_label=True).fit(emb[fit_rows], y[fit_rows],
+                                                                 seed=cfg.seed)
+        proba[held] = head.predict_proba(emb[held])
+    return proba, y

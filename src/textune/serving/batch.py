@@ -36,8 +36,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from ..data import (DataError, csv_dialect, csv_frames, file_kind, from_frame, html_entities,
-                   jsonl_record, read_table)
+from ..data import (DataError, csv_dialect, csv_frames, file_kind, first_line_is_data,
+                   from_frame, html_entities, jsonl_record, read_table)
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +190,7 @@ def stream_predict(path: str | os.PathLike, output: str | os.PathLike, predictor
     from tqdm.auto import tqdm
 
     path, output = Path(path), Path(output)
+    header = header and not first_line_is_data(path, [text_column, text_pair_column])
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")
     labels = [str(c) for c in predictor.labels]

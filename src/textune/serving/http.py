@@ -76,15 +76,33 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
     decision = predictor.decision
     multi = decision.multi_label
 
+    # the example answers use this model's own labels
     if multi:
+        example = {"labels": labels[:1], "probabilities": {
+            c: round(0.9 - 0.8 * i / max(1, len(labels) - 1), 2)
+            for i, c in enumerate(str_labels)}}
+        at_least = (f" and, when fewer do, the {decision.min_labels} most probable"
+                    if decision.min_labels else "")
+
         class Prediction(BaseModel):
-            labels: list[Union[int, str]] = Field(description="The labels whose probability "
-                                                  "reaches their threshold (multi-label).")
-            probabilities: dict[str, float]
+            model_config = ConfigDict(json_schema_extra={"examples": [example]})
+            labels: list[Union[int, str]] = Field(
+                description="Multi-label model: every label whose probability reaches its "
+                            f"threshold (saved with the model){at_least}; may be empty. In "
+                            "label order.")
+            probabilities: dict[str, float] = Field(
+                description="Each label's own probability (independent sigmoids; they do "
+                            "not sum to 1).")
     else:
+        example = {"label": labels[0], "probabilities": {
+            c: 0.8 if i == 0 else round(0.2 / (len(labels) - 1), 4)
+            for i, c in enumerate(str_labels)}}
+
         class Prediction(BaseModel):
-            label: Union[int, str]
-            probabilities: dict[str, float]
+            model_config = ConfigDict(json_schema_extra={"examples": [example]})
+            label: Union[int, str] = Field(description="The most probable label.")
+            probabilities: dict[str, float] = Field(description="Each label's probability "
+                                                    "(they sum to 1).")
 
     class ErrorBody(BaseModel):
         code: str
