@@ -15,8 +15,19 @@ excluded.
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/multilabel_vs_setfit.py \
         --sets ekman,original --shots 8,16 --seeds 3 --systems textune-setfit,textune-probe,setfit-lib
 
-The `setfit-lib` system needs the `bench` extra (`make bench`). Writes JSON to
-benchmarks/results/ and prints a markdown table for docs/benchmarks.md.
+Full fine-tuning (`--shots all`: every train row): `textune-finetune` vs `trainer-finetune`
+(`transformers.Trainer`, `AutoModelForSequenceClassification` with
+`problem_type="multi_label_classification"`), the same budget on both sides: MiniLM-L6,
+`--epochs` passes (default 1), batch 32, learning rate 5e-5, AdamW with weight decay 0.01, 10%
+warmup then linear decay, texts truncated at 64 tokens, bf16 as the engine picks it, no
+validation split and no class weights; scored with 0.5 per label and `+min1` on the same
+probabilities. Time = the training loop only (textune `engine_seconds`, `Trainer.train()`).
+
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/multilabel_vs_setfit.py \
+        --sets ekman --shots all --seeds 1 --systems textune-finetune,trainer-finetune
+
+The `setfit-lib` and `trainer-finetune` systems need the `bench` extra (`make bench`).
+Writes JSON to benchmarks/results/ and prints a markdown table for docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -50,6 +61,7 @@ def load(label_set: str, part: str):
 
 RULES = {"": dict(tuned=False, min_labels=0), "+min1": dict(tuned=False, min_labels=1),
          "+tune": dict(tuned=True, min_labels=0), "+tune+min1": dict(tuned=True, min_labels=1)}
+FULL = dict(epochs=1, batch_size=32, learning_rate=5e-5, max_length=64)  # --shots all
 
 
 def run_one(system: str, label_set: str, shots: int, seed: int) -> list[dict]:
@@ -60,15 +72,23 @@ def run_one(system: str, label_set: str, shots: int, seed: int) -> list[dict]:
 
     from textune import sample_per_class
 
+    from textune.models.decision import Decision
+
     logging.basicConfig(level=logging.WARNING)
-    train = sample_per_class(load(label_set, "train"), shots, seed)
+    train = load(label_set, "train")
+    if shots:
+        train = sample_per_class(train, shots, seed)
     dev = load(label_set, "dev")
     truth = dev.indicator(train.classes)
     if system == "setfit-lib":
         runs = [(system, *_setfit_library(train, dev, seed))]
+    elif system.endswith("-finetune"):  # full train set, the same budget on both sides
+        proba, seconds = (_trainer if system.startswith("trainer") else _finetune)(
+            train, dev, seed)
+        runs = [(system + name, Decision(True, None, rule["min_labels"]).indicator(proba),
+                 seconds) for name, rule in RULES.items() if not rule["tuned"]]
     else:
         from textune import TextClassifier
-        from textune.models.decision import Decision
 
         clf = TextClassifier(method=system.split("-", 1)[1], seed=seed,
                              threshold="tune").fit(train)
@@ -109,11 +129,76 @@ def _setfit_library(train, dev, seed: int):
     return np.asarray(pred.tolist() if hasattr(pred, "tolist") else pred), seconds
 
 
+def _bf16() -> bool:
+    from textune.engine.loop import mixed_precision
+
+    return mixed_precision("auto") == "bf16"
+
+
+def _finetune(train, dev, seed: int):
+    from transformers import set_seed
+
+    from textune import TextClassifier
+
+    clf = TextClassifier(method="finetune", validation=0.0, seed=seed, bf16=_bf16(), **FULL)
+    set_seed(seed)
+    clf.fit(train)
+    return clf.predict_proba(dev), clf.fit_stats_["engine_seconds"]
+
+
+def _trainer(train, dev, seed: int):
+    import numpy as np
+    import torch
+    from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
+                              DataCollatorWithPadding, Trainer, TrainingArguments, set_seed)
+
+    from textune.models.backbones import resolve_backbone
+
+    path = resolve_backbone("minilm")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    set_seed(seed)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        path, num_labels=len(train.classes), problem_type="multi_label_classification")
+
+    def encode(ex, y=None):
+        enc = tokenizer(list(ex.texts), truncation=True, max_length=FULL["max_length"])
+        rows = [{k: v[i] for k, v in enc.items()} for i in range(len(ex))]
+        for row, target in zip(rows, [] if y is None else y):
+            row["labels"] = [float(v) for v in target]  # BCE wants float targets
+        return rows
+
+    rows = encode(train, train.indicator())
+    collator = DataCollatorWithPadding(tokenizer)
+    with tempfile.TemporaryDirectory() as out:
+        args = TrainingArguments(
+            output_dir=out, save_strategy="no", eval_strategy="no", logging_strategy="no",
+            report_to="none", disable_tqdm=True, per_device_train_batch_size=FULL["batch_size"],
+            num_train_epochs=FULL["epochs"], learning_rate=FULL["learning_rate"],
+            weight_decay=0.01, warmup_steps=0.1,  # transformers 5: a float < 1 is a ratio
+            lr_scheduler_type="linear", max_grad_norm=1.0, seed=seed, bf16=_bf16(),
+            use_cpu=not torch.cuda.is_available(),
+            train_sampling_strategy="group_by_length")
+        trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=collator,
+                          processing_class=tokenizer)
+        t0 = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - t0
+    model.eval()
+    dev_rows, logits = encode(dev), []
+    with torch.inference_mode():  # in input order (trainer.predict length-groups, see
+        for i in range(0, len(dev_rows), 64):  # finetune_vs_trainer.py)
+            batch = collator(dev_rows[i:i + 64])
+            logits.append(model(**{k: v.to(model.device) for k, v in batch.items()})
+                          .logits.float().cpu().numpy())
+    return 1.0 / (1.0 + np.exp(-np.concatenate(logits))), seconds
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--sets", default="ekman", help="ekman (7 labels), original (28)")
-    p.add_argument("--shots", default="16", help="examples per label, comma-separated")
+    p.add_argument("--shots", default="16", help="examples per label, comma-separated; "
+                   "'all': the whole train file (the -finetune systems)")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
     p.add_argument("--systems", default="textune-setfit,textune-probe,setfit-lib")
     p.add_argument("--output", default=str(ROOT / "benchmarks" / "results" /
@@ -130,7 +215,7 @@ def main(argv=None) -> int:
         return 0
     rows = []
     for label_set in args.sets.split(","):
-        for shots in [int(s) for s in args.shots.split(",")]:
+        for shots in [0 if s == "all" else int(s) for s in args.shots.split(",")]:
             for seed in range(args.seeds):
                 for system in args.systems.split(","):
                     run = subprocess.run([sys.executable, __file__, "--one", system, label_set,
@@ -158,16 +243,17 @@ def main(argv=None) -> int:
 def summary(rows: list[dict], meta: dict) -> str:
     out = [f"date {meta['date']}; machine: {meta['machine']}", "",
            "| labels | per label | system | mean micro-F1 | per seed | macro-F1 | labels/row |"
-           " median train s | speed-up vs setfit-lib |", "|---|---|---|---|---|---|---|---|---|"]
+           " median train s | speed-up vs peer |", "|---|---|---|---|---|---|---|---|---|"]
     for key in dict.fromkeys((r["set"], r["shots"]) for r in rows):
         cell = [r for r in rows if (r["set"], r["shots"]) == key]
-        lib = {r["seed"]: r for r in cell if r["system"] == "setfit-lib"}
+        peer = "trainer-finetune" if key[1] == 0 else "setfit-lib"
+        lib = {r["seed"]: r for r in cell if r["system"] == peer}
         for system in dict.fromkeys(r["system"] for r in cell):
             rs = [r for r in cell if r["system"] == system]
             ratios = [lib[r["seed"]]["train_seconds"] / r["train_seconds"] for r in rs
-                      if r["seed"] in lib and system != "setfit-lib"]
+                      if r["seed"] in lib and not system.startswith(peer)]
             ratio = f"{statistics.median(ratios):.1f}x" if ratios else "-"
-            out.append(f"| {key[0]} | {key[1]} | {system} | "
+            out.append(f"| {key[0]} | {key[1] or 'all'} | {system} | "
                        f"{statistics.mean(r['f1_micro'] for r in rs):.3f} | "
                        + " ".join(f"{r['f1_micro']:.3f}" for r in rs)
                        + f" | {statistics.mean(r['f1_macro'] for r in rs):.3f}"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from textune.engine.losses import cosine_pair_loss
+from textune.engine.losses import cosine_pair_loss, jaccard_pair_loss
 from textune.methods.setfit import balanced_batches
 
 
@@ -21,6 +21,26 @@ def test_cosine_pair_loss_equals_explicit_pair_enumeration():
         (pos if labels[i] == labels[j] else neg).append((cos - float(labels[i] == labels[j])) ** 2)
     expected = 0.5 * np.mean(pos) + 0.5 * np.mean(neg)
     assert float(cosine_pair_loss(emb, labels)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_jaccard_pair_loss_targets_each_pairs_overlap():
+    """Label sets {a}, {a,b}, {b}, {c}, {}: targets 1/2, 0, 0, 0 for row 0's pairs, etc.;
+    on class ids the two losses agree."""
+    torch.manual_seed(0)
+    emb = torch.randn(5, 6)
+    Y = torch.tensor([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]])
+    e = torch.nn.functional.normalize(emb, dim=-1)
+    sets = [set(np.flatnonzero(r.numpy())) for r in Y]
+    pos, neg = [], []
+    for i, j in itertools.combinations(range(5), 2):
+        a, b = sets[i], sets[j]
+        target = len(a & b) / len(a | b) if a | b else 0.0
+        (pos if a & b else neg).append((float(e[i] @ e[j]) - target) ** 2)
+    assert len(pos) == 2  # ({a},{a,b}) and ({a,b},{b}), each with target 1/2
+    expected = 0.5 * np.mean(pos) + 0.5 * np.mean(neg)
+    assert float(jaccard_pair_loss(emb, Y)) == pytest.approx(expected, rel=1e-5)
+    ids = torch.tensor([0, 0, 1, 2, 2])
+    assert float(jaccard_pair_loss(emb, ids)) == float(cosine_pair_loss(emb, ids))
 
 
 def test_cosine_pair_loss_without_positive_pairs():

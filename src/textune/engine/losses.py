@@ -16,15 +16,30 @@ def cosine_pair_loss(emb: torch.Tensor, labels: torch.Tensor,
     oversampling pairs, but here from one encoding of each distinct text instead of one
     encoding per pair side.
     """
-    e = F.normalize(emb.float(), dim=-1)
-    sim = e @ e.T
     same = same_class(labels)
-    upper = torch.ones_like(same).triu(diagonal=1)
-    pos = same & upper
-    neg = ~same & upper
-    target = torch.where(same, 1.0, negative_target)
-    err = (sim - target) ** 2
-    parts = [err[m].mean() for m in (pos, neg) if m.any()]
+    return _balanced_mse(emb, torch.where(same, 1.0, negative_target), same)
+
+
+def jaccard_pair_loss(emb: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """For label sets, each pair's cosine is pushed to the overlap of its two sets,
+    |A & B| / |A | B| (1 for equal sets, 1/2 for {joy} and {joy, surprise}, 0 when
+    disjoint), so a partial overlap pulls less than an identical set. Overlapping and
+    disjoint pairs each carry half the loss. On class ids it is `cosine_pair_loss`."""
+    if labels.dim() != 2:
+        return cosine_pair_loss(emb, labels)
+    lab = labels.float()
+    inter = lab @ lab.T
+    union = lab.sum(dim=1)[:, None] + lab.sum(dim=1)[None, :] - inter
+    return _balanced_mse(emb, inter / union.clamp(min=1), inter > 0)
+
+
+def _balanced_mse(emb: torch.Tensor, target: torch.Tensor, positive: torch.Tensor):
+    """Mean squared error of every pair's cosine against `target`, positive and negative
+    pairs (each pair once, no self-pairs) weighing half each."""
+    e = F.normalize(emb.float(), dim=-1)
+    err = (e @ e.T - target) ** 2
+    upper = torch.ones_like(positive).triu(diagonal=1)
+    parts = [err[m].mean() for m in (positive & upper, ~positive & upper) if m.any()]
     return sum(parts) / len(parts)
 
 
@@ -38,4 +53,4 @@ def same_class(labels: torch.Tensor) -> torch.Tensor:
     return labels[:, None] == labels[None, :]
 
 
-LOSSES = {"cosine": cosine_pair_loss}
+LOSSES = {"cosine": cosine_pair_loss, "jaccard": jaccard_pair_loss}

@@ -187,6 +187,8 @@ class SetFit:
                    classes: list | None = None) -> dict:
         from .. import engine
 
+        if cfg.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {cfg.loss!r}.")
         ex, n_dup, n_conflict = ex.deduplicated()
         if n_dup:
             log.info("removed %d duplicate texts before contrastive training", n_dup)
