@@ -116,6 +116,8 @@ def assert_same_answer_everywhere(clf: TextClassifier, test: Examples, tmp_path,
     np.testing.assert_allclose([[a["probabilities"][str(c)] for c in clf.labels]
                                 for a in answers], want, atol=1e-5)
 
+    hugging_face_answers(clf, path, test, want)
+
     if onnx is None:
         onnx = exports_to_onnx(clf)
     if onnx:
@@ -129,6 +131,34 @@ def assert_same_answer_everywhere(clf: TextClassifier, test: Examples, tmp_path,
         same = np.mean([a == b for a, b in zip(runtime.decision.labels(got, runtime.labels),
                                                labels)])
         assert same >= 0.99
+
+
+def hugging_face_answers(clf: TextClassifier, path, test: Examples, want) -> None:
+    """The saved folder read by Hugging Face libraries themselves: a finetune (or merged
+    peft) model's `model/` in `transformers.pipeline`, scoring every label by its real
+    name; a setfit/probe `body/` in sentence-transformers, whose embeddings give the same
+    probabilities through the saved head."""
+    max_length = json.loads((path / "textune.json").read_text()).get("max_length")
+    if (path / "model").is_dir():
+        from transformers import pipeline
+
+        pipe = pipeline("text-classification", model=str(path / "model"), top_k=None,
+                        device="cpu")
+        inputs = test.texts if not test.is_pair else [
+            {"text": t, "text_pair": p} for t, p in zip(test.texts, test.text_pairs)]
+        assert pipe.tokenizer.model_max_length == max_length  # truncates where textune does
+        answers = pipe(inputs, truncation=True)
+        assert {d["label"] for d in answers[0]} == {str(c) for c in clf.labels}
+        got = [[{d["label"]: d["score"] for d in row}[str(c)] for c in clf.labels]
+               for row in answers]
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    elif (path / "body").is_dir() and not test.is_pair:
+        from sentence_transformers import SentenceTransformer
+
+        body = SentenceTransformer(str(path / "body"), device="cpu")
+        assert body.max_seq_length == max_length
+        np.testing.assert_allclose(clf.head_.predict_proba(body.encode(test.texts)), want,
+                                   atol=1e-5)
 
 
 def exports_to_onnx(clf: TextClassifier) -> bool:

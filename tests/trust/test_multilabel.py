@@ -168,15 +168,19 @@ def test_scikit_learn_label_lists_and_indicator_matrices():
     assert 0.0 <= clf.score(texts, [list(s) for s in sets]) <= 1.0  # subset accuracy
 
 
-@pytest.mark.parametrize("kw", [dict(method="finetune", epochs=2),
+@pytest.mark.parametrize("kw", [dict(method="finetune", epochs=2, validation=0.3,
+                                     threshold="tune"),
                                 dict(method="peft", peft="lora", epochs=2)],
-                         ids=["finetune", "lora"])
+                         ids=["finetune-tuned", "lora"])
 def test_fine_tuned_label_sets_give_the_same_answer_everywhere(ekman, tmp_path, kw):
     """Sigmoid outputs and binary cross-entropy (transformers' multi_label_classification),
     through reload, CLI, batch, HTTP and ONNX."""
     train, dev = ekman
     clf = TextClassifier(max_length=48, seed=0, class_weight="balanced", **kw).fit(train)
     assert clf.multi_label and clf.model_.multi_label
+    if kw.get("threshold") == "tune":  # on the validation split the run held out
+        assert clf.fit_stats_["tuned_on_rows"] == clf.fit_stats_["validation_rows"] > 0
+        assert len(clf.decision_.thresholds) == 7
     assert_same_answer_everywhere(clf, _mixed_rows(dev), tmp_path)
 
 

@@ -67,6 +67,9 @@ class Encoder:
         return frozen
 
     def save(self, path: str) -> None:
+        """A sentence-transformers folder that truncates as textune does, so
+        `SentenceTransformer(path)` embeds exactly as this encoder."""
+        self.model.max_seq_length = self.max_length
         self.model.save(path, safe_serialization=True)
 
     def autocast(self, enabled: bool):

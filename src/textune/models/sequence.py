@@ -159,6 +159,8 @@ class SequenceModel:
             files = {"adapter": ADAPTER_DIR, "tokenizer": TOKENIZER_DIR}
         else:
             self.model.save_pretrained(str(folder / MODEL_DIR), safe_serialization=True)
+            # transformers.pipeline(..., truncation=True) then cuts texts where textune does
+            self.tokenizer.model_max_length = self.max_length
             self.tokenizer.save_pretrained(str(folder / MODEL_DIR))
             files = {"model": MODEL_DIR}
         _, total = trainable_counts(self.model)
