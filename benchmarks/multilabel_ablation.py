@@ -30,7 +30,6 @@ from multilabel_vs_setfit import DATA, RULES, load  # noqa: E402
 
 
 def run(label_set: str, shots: int, seed: int) -> list[dict]:
-    import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
     from sklearn.multioutput import ClassifierChain

@@ -319,6 +319,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         clf.classes_ = np.array(config["labels"])
         clf.is_pair_ = bool(config["text_pair"])
         clf.method_config_ = config.get("method_config")
+        clf.created_ = config.get("created")
         clf.fit_stats_ = config.get("train", {})
         clf.train_seconds_ = clf.fit_stats_.get("train_seconds")
         clf.n_train_ = clf.fit_stats_.get("n_train")

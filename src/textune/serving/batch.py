@@ -63,13 +63,20 @@ class TorchPredictor:
         cfg = self.clf._config()
         return {"labels": self.labels, "method": cfg["method"], "backbone": cfg["backbone"],
                 "text_pair": self.is_pair_, "multi_label": self.decision.multi_label,
-                "backend": "torch", "versions": cfg["versions"]}
+                "backend": "torch", "versions": cfg["versions"],
+                **model_card(self.clf.fit_stats_, getattr(self.clf, "created_", None))}
 
     def predict_proba(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
                       batch_size: int = 64, max_tokens: int = 8192) -> np.ndarray:
         kw = {"bf16": self.bf16} if self.clf.kind == "embedding" else {}
         return self.clf.model_.predict_proba(list(texts), None if pairs is None else list(pairs),
                                              batch_size=batch_size, max_tokens=max_tokens, **kw)
+
+
+def model_card(train: dict, created: str | None) -> dict:
+    """What a person trying the model wants to know: training size, validation scores
+    (finetune/peft with a validation split) and when it was saved."""
+    return {"n_train": train.get("n_train"), "scores": train.get("best"), "created": created}
 
 
 def load_predictor(path: str | os.PathLike, backend: str = "torch", *, bf16: bool = False):

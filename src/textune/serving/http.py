@@ -4,6 +4,10 @@
   a JSON array, one `{"label": ..., "probabilities": {label: p}}` per input, in input order
   (a multi-label model: `{"labels": [...], "probabilities": ...}`).
 - `GET /healthz` (200 once the model is loaded and the batcher runs), `GET /v1/model`.
+- `GET /`: a page to try the model in a browser (`page.py`; no external assets).
+- The Hugging Face shapes (`hf_compat`): `POST /` as the Inference API's text
+  classification (`huggingface_hub.InferenceClient(model=URL).text_classification`), and
+  `POST /predict` as Text Embeddings Inference's; same probabilities, limits and batcher.
 - Concurrent requests are micro-batched: one worker thread runs the model on everything that
   queued while the previous batch ran (plus `max_wait_ms` to gather), so throughput grows with
   load instead of requests fighting over the cores.
@@ -24,9 +28,11 @@ import json
 import logging
 import zlib
 from dataclasses import asdict, dataclass
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
+from . import hf_compat
 from .microbatch import ApiError, MicroBatcher
+from .page import PAGE
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +54,7 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import HTMLResponse, JSONResponse
     from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.requests import ClientDisconnect
@@ -212,6 +218,10 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
         check_key(request)
         return get_redoc_html(openapi_url="/openapi.json", title="textune - ReDoc")
 
+    @app.get("/", include_in_schema=False)
+    async def try_page():  # public like /healthz: the page holds no model data itself
+        return HTMLResponse(PAGE)
+
     @app.head("/healthz", include_in_schema=False)  # probes that send HEAD
     @app.get("/healthz", summary="200 once the model is loaded", responses={503: errors[503]})
     async def healthz():
@@ -232,32 +242,59 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
                   "application/json": {"schema": ClassifyRequest.model_json_schema()}}}})
     async def classify(request: Request):
         check_key(request)
-        raw = await read_body(request)
-        try:
-            payload = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ApiError(400, "malformed_json", f"the body is not valid JSON ({e}). Send "
-                           '{"texts": ["..."]}.') from None
-        except RecursionError:
-            raise ApiError(400, "malformed_json", "the body nests JSON arrays or objects too "
-                           'deeply. Send {"texts": ["..."]}.') from None
+        payload = _json(await read_body(request), '{"texts": ["..."]}')
         try:
             req = ClassifyRequest.model_validate(payload)
         except ValidationError as e:
             raise ApiError(422, "invalid_request", _describe(e.errors())) from None
-        texts, pairs = req.texts, req.text_pairs
+        proba = await score(req.texts, req.text_pairs)
+        key = "labels" if multi else "label"
+        return JSONResponse([{key: chosen, "probabilities": dict(zip(str_labels, row))}
+                             for chosen, row in zip(decision.labels(proba, labels),
+                                                    proba.tolist())])
+
+    @app.post("/", summary="Hugging Face Inference API text classification "
+              "(huggingface_hub.InferenceClient)", responses=errors,
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"example": {"inputs": "a wonderful film",
+                                                   "parameters": {"top_k": 2}}}}}})
+    async def hf_text_classification(request: Request):
+        check_key(request)
+        payload = _json(await read_body(request), '{"inputs": "..."}')
+        texts, top_k, function = hf_compat.inference_api_inputs(payload)
+        hf_compat.check_function(function, multi)
+        proba = await score(texts, None, ("inputs", "inputs"))
+        return JSONResponse([hf_compat.ranked(row, str_labels, top_k)
+                             for row in proba.tolist()])
+
+    @app.post("/predict", summary="Text Embeddings Inference /predict (every label's score, "
+              "best first)", responses=errors,
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"example": {"inputs": "a wonderful film"}}}}})
+    async def tei_predict(request: Request):
+        check_key(request)
+        payload = _json(await read_body(request), '{"inputs": "..."}')
+        texts, pairs, is_batch = hf_compat.tei_inputs(payload)
+        proba = await score(texts, pairs, ("inputs", "inputs (pairs)"))
+        answers = [hf_compat.ranked(row, str_labels) for row in proba.tolist()]
+        return JSONResponse(answers if is_batch else answers[0])
+
+    async def score(texts: list[str], pairs: list[str] | None,
+                    fields: tuple[str, str] = ("texts", "text_pairs")):
+        """Probabilities for a request's texts, after every limit and input check; errors
+        name the request's `fields` ("inputs" in the Hugging Face shapes)."""
         if not texts:
-            raise ApiError(422, "no_texts", "'texts' is empty; send at least one text.")
+            raise ApiError(422, "no_texts", f"'{fields[0]}' is empty; send at least one text.")
         if len(texts) > limits.max_texts:
             raise ApiError(413, "too_many_texts", f"{len(texts)} texts in one request; the "
                            f"limit is {limits.max_texts}. Split them over several requests.")
-        for field, values in (("texts", texts), ("text_pairs", pairs or [])):
+        for field, values in zip(fields, (texts, pairs or [])):
             long = [i for i, t in enumerate(values) if len(t) > limits.max_chars]
             if long:
                 raise ApiError(413, "text_too_long", f"{field}[{long[0]}] has "
                                f"{len(values[long[0]])} characters; the limit is "
                                f"{limits.max_chars}. Shorten or split it.")
-        for field, values in (("texts", texts), ("text_pairs", pairs or [])):
+        for field, values in zip(fields, (texts, pairs or [])):
             check_texts(field, values)
         if pairs is not None and len(pairs) != len(texts):
             raise ApiError(422, "pair_length_mismatch", f"{len(texts)} texts but {len(pairs)} "
@@ -267,11 +304,7 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
             raise ApiError(422, "wrong_input_kind", f"this model was trained on "
                            f"{'text pairs' if predictor.is_pair_ else 'single texts'}; send "
                            f"{want}.")
-        proba = await batcher.submit(texts, pairs)
-        key = "labels" if multi else "label"
-        return JSONResponse([{key: chosen, "probabilities": dict(zip(str_labels, row))}
-                             for chosen, row in zip(decision.labels(proba, labels),
-                                                    proba.tolist())])
+        return await batcher.submit(texts, pairs)
 
     def openapi_with_security() -> dict:
         """The generated spec, plus the key's two header spellings so the docs UI can send it."""
@@ -283,6 +316,17 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
 
     app.openapi = openapi_with_security
     return app
+
+
+def _json(raw: bytes, shape: str) -> Any:
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON ({e}). Send "
+                       f"{shape}.") from None
+    except RecursionError:
+        raise ApiError(400, "malformed_json", "the body nests JSON arrays or objects too "
+                       f"deeply. Send {shape}.") from None
 
 
 def check_texts(field: str, values: list[str]) -> None:

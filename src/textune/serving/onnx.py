@@ -28,6 +28,7 @@ import numpy as np
 from ..artifact import selfcheck
 from ..artifact.files import atomic_dir
 from ..models.decision import Decision
+from .batch import model_card
 
 log = logging.getLogger(__name__)
 
@@ -333,9 +334,11 @@ class OnnxClassifier:
     def info(self) -> dict:
         return {"labels": self.labels, "method": self.config.get("method"),
                 "backbone": self.config.get("backbone"), "text_pair": self.is_pair_,
-                "multi_label": self.decision.multi_label, "backend": "onnx", "quantize": self.config["onnx"].get("quantize"),
+                "multi_label": self.decision.multi_label, "backend": "onnx",
+                "quantize": self.config["onnx"].get("quantize"),
                 "versions": {**self.config.get("versions", {}),
-                             **self.config["onnx"].get("versions", {})}}
+                             **self.config["onnx"].get("versions", {})},
+                **model_card(self.config.get("train", {}), self.config.get("created"))}
 
     def predict_proba(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
                       batch_size: int = 64, max_tokens: int = 8192) -> np.ndarray:
