@@ -206,6 +206,9 @@ def main(argv=None) -> int:
     p.add_argument("--one", nargs=4, metavar=("SYSTEM", "SET", "SHOTS", "SEED"),
                    help=argparse.SUPPRESS)  # the child process of one run
     args = p.parse_args(argv)
+    if "all" in args.shots.split(",") and not all(
+            s.endswith("-finetune") for s in args.systems.split(",")):
+        p.error("--shots all (the whole train file) is for the -finetune systems only")
     if args.one:
         system, label_set, shots, seed = args.one
         print(json.dumps(run_one(system, label_set, int(shots), int(seed))))

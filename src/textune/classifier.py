@@ -168,8 +168,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                     "Leave them unset, or read the data as multi-label (--multi-label).")
             return Decision()
         if not getattr(method, "multi_label", False):
-            raise ValueError(f"--method {self.method} does not train multi-label models yet; "
-                             "use --method setfit or --method probe for label sets.")
+            raise ValueError(f"--method {self.method} does not train multi-label models; use "
+                             "--method setfit, probe, finetune or peft for label sets.")
         if not 0 <= int(self.min_labels) <= len(ex.classes):
             raise ValueError(f"min_labels must be between 0 and the {len(ex.classes)} labels, "
                              f"not {self.min_labels!r}.")

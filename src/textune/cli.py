@@ -267,16 +267,15 @@ def _label_options(multi_label: bool, separator: str, no_header: bool,
 
 def _threshold_option(value: str) -> float | str:
     """--threshold: a number between 0 and 1, or "tune"."""
+    from .classifier import _threshold
+
     if value == "tune":
         return value
     try:
-        t = float(value)
+        return _threshold(value)
     except ValueError:
-        t = float("nan")
-    if not 0.0 < t < 1.0:
         raise typer.BadParameter(f"'{value}' is neither a number between 0 and 1 nor 'tune'; "
-                                 "examples: --threshold 0.4, --threshold tune")
-    return t
+                                 "examples: --threshold 0.4, --threshold tune") from None
 
 
 def _parse_verbalizers(spec: str | None) -> dict | None:

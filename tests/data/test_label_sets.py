@@ -49,6 +49,10 @@ def test_columns_named_by_position_detect_a_headerless_file(tmp_path, names_file
     assert detected.labels == load_examples(path, header=False, **flags).labels
     named = _tsv(tmp_path, [("0", "1", "id"), *rows], "named.tsv")
     assert load_examples(named, **flags).texts == [r[0] for r in rows]
+    usual = tmp_path / "usual.csv"  # a header of usual names stays a header: clear error
+    usual.write_text("text,label\nso happy,0\n", encoding="utf-8")
+    with pytest.raises(DataError, match="no column '1' for the label; columns are \['text'"):
+        load_examples(usual, text_column="0", label_column="1")
     csv_file = tmp_path / "data.csv"  # the separator is sniffed; quotes are CSV quoting
     csv_file.write_text('"so happy, really",0\n"angry",1\n', encoding="utf-8")
     assert load_examples(csv_file, text_column="0", label_column="1").texts == \

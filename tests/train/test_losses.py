@@ -86,3 +86,5 @@ def test_many_classes_keep_the_batch_size_and_take_turns():
         assert len(step_classes) == 8 and set(per) == {2}
         counts[step_classes] += 1
     assert counts.min() >= 18 and counts.max() <= 22  # 70 steps x 8 / 28 = 20 turns each
+    one = list(balanced_batches(np.zeros(5, int), 16, 3, np.random.default_rng(0)))
+    assert [len(b) for b in one] == [5, 5, 5]  # a single class: its distinct rows

@@ -194,6 +194,10 @@ def test_settings_label_sets_do_not_take_are_refused_clearly():
     with pytest.raises(DataError, match="--threshold tune picks thresholds on the validation "
                        "split.*with 4 rows.*--validation 0.2"):  # before any training
         TextClassifier(method="finetune", threshold="tune").fit(texts, sets)
+    big = [f"{t} {i}" for i in range(60) for t in texts]  # 240 rows, a label in 60 of them
+    with pytest.raises(DataError, match="default 10% split is impossible.*single row"):
+        TextClassifier(method="finetune", threshold="tune").fit(
+            big + ["a lone tag"], [s for _ in range(60) for s in sets] + [["rare"]])
     with pytest.raises(ValueError, match="min_labels must be between 0 and the 3 labels"):
         TextClassifier(method="probe", min_labels=4).fit(texts, sets)
     with pytest.raises(DataError, match="empty in row 2.*--allow-empty-labels"):

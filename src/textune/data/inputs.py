@@ -53,8 +53,9 @@ def load_examples(source: Any, *, text_column: str | None = None,
         path = Path(source)
         named = [text_column, text_pair_column, label_column, *(label_columns or [])]
         if header and first_line_is_data(path, named):
-            log.info("%s: its first line has no column named %s, so the file is read without "
-                     "a header (columns by position; --no-header says so explicitly).", path,
+            log.warning("%s: its first line has no column named %s, so the file is read "
+                        "without a header: line 1 is a data row and columns are numbered "
+                        "(--no-header says so explicitly).", path,
                      " or ".join(repr(str(n)) for n in named if n is not None))
             header = False
         df, lines = read_table(path, quoting=quoting, unescape_html=unescape_html,

@@ -18,6 +18,7 @@ import pandas as pd
 
 from .dialect import (_BOMS, _QUOTING_NAME, CsvDialect, OpenText, _decode, _sniff_delimiter,
                       csv_dialect, file_kind, html_entities)
+from .columns import LABEL_NAMES, PAIR_NAMES, TEXT_NAMES
 from .errors import DataError
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,10 @@ def read_table(path: Path, *, quoting: str = "auto", unescape_html: bool = False
 def first_line_is_data(path: Path, names) -> bool:
     """Columns named by position ("0", "1", ...) that the first line does not all hold as
     names (but has as positions): the file has no header (GoEmotions' raw TSV), so its first
-    line is a data row. Reads only the file's start."""
+    line is a data row. A first line of usual column names (text, label, ...) is a header
+    all the same, and the usual "no column '0'" error follows. Reads only the file's start."""
     names = {str(n) for n in names if n is not None}
-    if not names or not all(n.isdigit() for n in names):
+    if not names or not all(n.isdecimal() for n in names):
         return False
     kind = file_kind(path)
     if kind in (".jsonl", ".ndjson", ".json", ".parquet", ".pq"):
@@ -68,7 +70,8 @@ def first_line_is_data(path: Path, names) -> bool:
     delimiter = "\t" if kind == ".tsv" else _sniff_delimiter(head, truncated=True)
     first = next(csv.reader(io.StringIO(head), delimiter=delimiter), [])
     header = set(_header_names(first)) if first else set()
-    return not names <= header and max(map(int, names)) < len(first)
+    usual = {c.strip().lower() for c in first} & {*TEXT_NAMES, *LABEL_NAMES, *PAIR_NAMES}
+    return not names <= header and not usual and max(map(int, names)) < len(first)
 
 
 def _read_json_array(text: str, path: Path) -> pd.DataFrame:

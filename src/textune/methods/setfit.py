@@ -41,7 +41,7 @@ def balanced_batches(labels: np.ndarray, batch_size: int, steps: int,
     pools = {c: np.flatnonzero(labels == c) for c in classes}
     queues: dict = defaultdict(list)
     per_class = max(2, batch_size // len(classes))
-    n_step_classes = max(2, min(len(classes), batch_size // 2))
+    n_step_classes = min(len(classes), max(2, batch_size // 2))
     rotation: list = []
     for _ in range(steps):
         if n_step_classes == len(classes):
@@ -172,6 +172,8 @@ class SetFit:
     def fit(self, cfg: SetFitConfig, ex: Examples, y: np.ndarray):
         from ..models.embedding import fit_head, load_encoder
 
+        if cfg.loss not in LOSSES:  # before loading anything
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {cfg.loss!r}.")
         encoder = load_encoder(cfg, ex)
         stats = self.train_body(encoder, ex, cfg, ex.classes)
         model, head_stats = fit_head(encoder, ex, y, cfg)
@@ -187,8 +189,6 @@ class SetFit:
                    classes: list | None = None) -> dict:
         from .. import engine
 
-        if cfg.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {cfg.loss!r}.")
         ex, n_dup, n_conflict = ex.deduplicated()
         if n_dup:
             log.info("removed %d duplicate texts before contrastive training", n_dup)

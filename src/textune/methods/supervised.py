@@ -46,12 +46,16 @@ def validation_split(ex: Examples, y: np.ndarray, cfg):
 
 
 def validation_problem(cfg, ex: Examples) -> str | None:
-    """Why this run will have no validation split (checked before training), or None."""
+    """Why this run will have no validation split (checked before training, by the rules
+    of `validation_split`), or None."""
     if cfg.validation == 0:
         return "--validation 0 turns the split off"
     if cfg.validation is None and len(ex) < MIN_VALIDATION_ROWS:
         return (f"with {len(ex)} rows (under {MIN_VALIDATION_ROWS}) none is held out by "
                 "default")
+    if cfg.validation is None:  # an explicit fraction that cannot split fails in training
+        problem = stratify_problem(ex, 0.1)
+        return f"the default 10% split is impossible: {problem}" if problem else None
     return None
 
 
@@ -59,6 +63,9 @@ def validation_proba(cfg, ex: Examples, y: np.ndarray, model):
     """The trained model's probabilities on the run's validation split (the same seeded
     split it trained without) and the split's labels."""
     _, val = validation_split(ex, y, cfg)
+    if val is None:  # validation_problem said so before training; kept as a guard
+        raise DataError(f"{ex.source}: this run held out no validation split to tune "
+                        "thresholds on; pass --validation 0.2.")
     texts, pairs, truth = val
     return model.predict_proba(texts, pairs), truth
 

@@ -72,5 +72,5 @@ def tune_thresholds(proba: np.ndarray, truth: np.ndarray) -> list[float]:
         cut = np.append(p[:-1] > p[1:], True)
         best = int(np.flatnonzero(cut)[np.argmax(f1[cut])])
         below = p[best + 1] if best + 1 < len(p) else 0.0
-        out.append(float(np.clip((p[best] + below) / 2, 0.01, 0.99)))
+        out.append(float((p[best] + below) / 2))
     return out

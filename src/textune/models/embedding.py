@@ -81,7 +81,10 @@ def fit_head(encoder: Encoder, ex, y: np.ndarray, clf) -> tuple[EmbeddingModel, 
 def held_out_head(model: EmbeddingModel, ex, y: np.ndarray, cfg, folds: int = 5):
     """Out-of-fold head probabilities on the training rows, for tuning decision thresholds
     without giving up few-shot examples to a split: each fold's head is fitted on the other
-    folds' embeddings (the body stays as trained). Returns (probabilities, truth)."""
+    folds' embeddings (the body stays as trained). For setfit the body has seen every row in
+    contrastive training, so these probabilities are more confident than on new text and the
+    tuned thresholds come out high (docs/benchmarks.md measures it). Returns (probabilities,
+    truth)."""
     from sklearn.model_selection import KFold
 
     emb = model.encoder.embed(ex.texts, ex.text_pairs, progress=cfg.show_progress,

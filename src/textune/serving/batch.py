@@ -74,9 +74,12 @@ class TorchPredictor:
 
 
 def model_card(train: dict, created: str | None) -> dict:
-    """What a person trying the model wants to know: training size, validation scores
-    (finetune/peft with a validation split) and when it was saved."""
-    return {"n_train": train.get("n_train"), "scores": train.get("best"), "created": created}
+    """What a person trying the model wants to know: training size, the best epoch's
+    validation metrics (finetune/peft with a validation split) and when it was saved."""
+    best = train.get("best") or {}
+    scores = {k: v for k, v in best.items() if k not in ("step", "epoch", "train_loss")
+              and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {"n_train": train.get("n_train"), "scores": scores or None, "created": created}
 
 
 def load_predictor(path: str | os.PathLike, backend: str = "torch", *, bf16: bool = False):
@@ -197,7 +200,11 @@ def stream_predict(path: str | os.PathLike, output: str | os.PathLike, predictor
     from tqdm.auto import tqdm
 
     path, output = Path(path), Path(output)
-    header = header and not first_line_is_data(path, [text_column, text_pair_column])
+    if header and first_line_is_data(path, [text_column, text_pair_column]):
+        log.warning("%s: its first line has no column named %r, so the file is read without "
+                    "a header: line 1 is a data row (--no-header says so explicitly).", path,
+                    text_column)
+        header = False
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")
     labels = [str(c) for c in predictor.labels]

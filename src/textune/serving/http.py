@@ -263,7 +263,8 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
         payload = _json(await read_body(request), '{"inputs": "..."}')
         texts, top_k, function = hf_compat.inference_api_inputs(payload)
         hf_compat.check_function(function, multi)
-        proba = await score(texts, None, ("inputs", "inputs"))
+        proba = await score(texts, None, ("inputs", "inputs"), (
+            "single texts", "[text, pair] inputs to POST /predict (this route takes no pairs)"))
         return JSONResponse([hf_compat.ranked(row, str_labels, top_k)
                              for row in proba.tolist()])
 
@@ -275,14 +276,18 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
         check_key(request)
         payload = _json(await read_body(request), '{"inputs": "..."}')
         texts, pairs, is_batch = hf_compat.tei_inputs(payload)
-        proba = await score(texts, pairs, ("inputs", "inputs (pairs)"))
+        proba = await score(texts, pairs, ("inputs", "inputs (pairs)"), (
+            'single texts ("text" or [["t1"], ["t2"]])',
+            '[text, pair] inputs ([["t1", "p1"], ["t2", "p2"]] for a batch)'))
         answers = [hf_compat.ranked(row, str_labels) for row in proba.tolist()]
         return JSONResponse(answers if is_batch else answers[0])
 
     async def score(texts: list[str], pairs: list[str] | None,
-                    fields: tuple[str, str] = ("texts", "text_pairs")):
+                    fields: tuple[str, str] = ("texts", "text_pairs"),
+                    send: tuple[str, str] = ("'texts' only", "'texts' and 'text_pairs'")):
         """Probabilities for a request's texts, after every limit and input check; errors
-        name the request's `fields` ("inputs" in the Hugging Face shapes)."""
+        name the request's `fields` and what to `send` for single texts and for pairs
+        (the Hugging Face shapes differ from /v1/classify)."""
         if not texts:
             raise ApiError(422, "no_texts", f"'{fields[0]}' is empty; send at least one text.")
         if len(texts) > limits.max_texts:
@@ -300,7 +305,7 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
             raise ApiError(422, "pair_length_mismatch", f"{len(texts)} texts but {len(pairs)} "
                            "text_pairs; send one text pair per text.")
         if (pairs is not None) != predictor.is_pair_:
-            want = "'texts' and 'text_pairs'" if predictor.is_pair_ else "'texts' only"
+            want = send[predictor.is_pair_]
             raise ApiError(422, "wrong_input_kind", f"this model was trained on "
                            f"{'text pairs' if predictor.is_pair_ else 'single texts'}; send "
                            f"{want}.")
