@@ -233,10 +233,14 @@ def main(argv=None) -> int:
                         print(json.dumps(row), flush=True)
     import torch
 
+    from textune.engine.device import bf16_supported
+
+    # bf16 units roughly halve textune's time (it autocasts where they exist), so say so
     meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch "
-                       f"{torch.__version__}"}
+                       f"{torch.__version__}, bf16 units: "
+                       f"{'yes' if bf16_supported(torch.device('cpu')) else 'no'}"}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     print(summary(rows, meta))
