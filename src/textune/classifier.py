@@ -124,8 +124,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ training
 
-    def fit(self, X: Any, y: Sequence[Any] | None = None) -> "TextClassifier":
-        """Train on `Examples`, or texts / (text, text_pair) tuples `X` with labels `y`."""
+    def fit(self, X: Any, y: Sequence[Any] | None = None, *,
+            monitor: Any = None) -> "TextClassifier":
+        """Train on `Examples`, or texts / (text, text_pair) tuples `X` with labels `y`.
+
+        `monitor` (setfit only, a `methods.setfit.Monitor`): evaluations, best-weight
+        selection and checkpoints during contrastive training, as `textune.setfit` asks.
+        """
+        if monitor is not None and self.method != "setfit":
+            raise ValueError(f"monitor applies to method='setfit', not {self.method!r}; "
+                             "finetune and peft evaluate on their own validation split.")
         ex = coerce_inputs(X, y, "training data")
         ex.require_labels()
         if self.class_weight not in (None, "balanced"):
@@ -143,7 +151,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             y = np.array([index[v] for v in ex.labels])
 
         t0 = time.perf_counter()
-        self.model_, stats = method().fit(self.method_config_, ex, y)
+        extra = {} if monitor is None else {"monitor": monitor}
+        self.model_, stats = method().fit(self.method_config_, ex, y, **extra)
         if self.threshold == "tune":
             t_tune = time.perf_counter()
             stats["tuned_on_rows"] = self._tune_thresholds(method(), ex, y)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "textune"
-LAYERS = ["data", "artifact", "metrics", "engine", "models", "methods", "classifier", "serving",
+LAYERS = ["data", "artifact", "metrics", "engine", "models", "methods", "classifier", "setfit",
+          "serving",
           "compare", "demo", "cli"]
 # the package root (its __init__ re-exports the API; `__version__` lives there), `__main__`
 # and the 0.2 import names sit on top

@@ -40,6 +40,8 @@ class TrainConfig:
     eval_every: int | None = None         # optimizer updates between evaluations; None: epoch
     patience: int | None = None           # evaluations without improvement before stopping
     metric: str = "accuracy"              # validation metric that picks the best weights
+    greater_is_better: bool = True        # False for a loss used as `metric`
+    keep_best: bool = True                # restore the best weights at the end (else the last)
     seed: int = 0
     progress: bool = False
     desc: str = "training"
@@ -55,7 +57,8 @@ class Task(Protocol):
 
     def loss(self, model: torch.nn.Module, batch: Any) -> torch.Tensor: ...
 
-    # Optional: `evaluate(model) -> {"accuracy", "f1_macro", "pred": class ids}` on the
+    # Optional: `after_step(model, step)` after each optimizer update (e.g. checkpoints);
+    # `evaluate(model) -> {"accuracy", "f1_macro", "pred": class ids}` on the
     # validation split; `train_label_ids` (np.ndarray) and `predict_train(model)` (class ids
     # for the same rows, used when there is no validation split) for the collapse check.
 
@@ -193,6 +196,7 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
     total = cfg.max_steps or max(1, math.ceil(cfg.epochs * per_epoch))
     sched = warmup_linear(opt, total, math.ceil(cfg.warmup_ratio * total))
     evaluate = getattr(task, "evaluate", None)
+    after_step = getattr(task, "after_step", None)
     result = TrainResult()
     best_state: dict[str, torch.Tensor] | None = None
     bad_evals = 0
@@ -217,7 +221,8 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
                   **{k: v for k, v in scores.items() if k != "pred"}}
         result.history.append(record)
         bar.set_postfix(loss=record["train_loss"], **{cfg.metric: f"{scores[cfg.metric]:.3f}"})
-        if result.best is None or scores[cfg.metric] > result.best[cfg.metric]:
+        sign = 1 if cfg.greater_is_better else -1
+        if result.best is None or sign * scores[cfg.metric] > sign * result.best[cfg.metric]:
             result.best = record
             best_state = {n: t.detach().to("cpu", copy=True)
                           for n, t in inner.state_dict().items() if n in trainable}
@@ -262,6 +267,8 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
                 if not math.isfinite(value):
                     stop = diverged = True
                     break
+            if after_step is not None:
+                after_step(acc.unwrap_model(model), result.steps)
             if evaluate and cfg.eval_every and result.steps % cfg.eval_every == 0:
                 if run_eval(result.steps / per_epoch):
                     stop = True
@@ -289,7 +296,7 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
     # keep_fp32_wrapper=False takes off the autocast accelerate put around forward, so the
     # trained model predicts in full precision, exactly as it will after save and load.
     inner = acc.unwrap_model(model, keep_fp32_wrapper=False)
-    if best_state is not None:
+    if best_state is not None and cfg.keep_best:
         inner.load_state_dict(best_state, strict=False)
         log.info("restored the best weights (%s %.4f at step %d)", cfg.metric,
                  result.best[cfg.metric], result.best["step"])

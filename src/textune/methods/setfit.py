@@ -13,6 +13,7 @@ import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -122,15 +123,43 @@ class BalancedBatches:
             yield idx.tolist()
 
 
+@dataclass
+class Monitor:
+    """Evaluation and checkpoints during contrastive training, for callers that ask for them
+    (`textune.setfit`'s eval_strategy / save_strategy / load_best_model_at_end).
+
+    `evaluate(encoder)` scores the body as it is now (e.g. a head fitted on its embeddings, or
+    the contrastive loss on held-out rows); the engine keeps the weights best by `metric`
+    and restores them at the end when `keep_best`. `save(encoder, step)` writes a checkpoint.
+    Intervals are in this method's optimizer steps; None: never.
+    """
+
+    evaluate: Callable[[Encoder], dict] | None = None
+    eval_every: int | None = None
+    metric: str = "accuracy"
+    greater_is_better: bool = True
+    keep_best: bool = False
+    save: Callable[[Encoder, int], None] | None = None
+    save_every: int | None = None
+
+
 class ContrastiveTask:
     """The engine's view of contrastive training: index batches and the pair loss."""
 
     def __init__(self, encoder: Encoder, ex: Examples, y: np.ndarray, batch_size: int,
-                 steps: int, loss: str, seed: int):
+                 steps: int, loss: str, seed: int, monitor: Monitor | None = None):
         self.encoder, self.ex, self.y = encoder, ex, y
         self.model = encoder.model
         self.batch_sampler = BalancedBatches(y, batch_size, steps, seed)
         self.loss_fn = LOSSES[loss]
+        self.monitor = monitor
+        if monitor is not None and monitor.evaluate is not None:
+            self.evaluate = lambda model: monitor.evaluate(encoder)
+
+    def after_step(self, model, step: int) -> None:
+        m = self.monitor
+        if m is not None and m.save is not None and m.save_every and step % m.save_every == 0:
+            m.save(self.encoder, step)
 
     def train_loader(self):
         return torch.utils.data.DataLoader(range(len(self.y)), batch_sampler=self.batch_sampler,
@@ -169,13 +198,14 @@ class SetFit:
     trains_body = True
     hints: dict = {}
 
-    def fit(self, cfg: SetFitConfig, ex: Examples, y: np.ndarray):
+    def fit(self, cfg: SetFitConfig, ex: Examples, y: np.ndarray,
+            monitor: Monitor | None = None):
         from ..models.embedding import fit_head, load_encoder
 
         if cfg.loss not in LOSSES:  # before loading anything
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {cfg.loss!r}.")
         encoder = load_encoder(cfg, ex)
-        stats = self.train_body(encoder, ex, cfg, ex.classes)
+        stats = self.train_body(encoder, ex, cfg, ex.classes, monitor)
         model, head_stats = fit_head(encoder, ex, y, cfg)
         return model, {**stats, **head_stats}
 
@@ -186,7 +216,7 @@ class SetFit:
         return held_out_head(model, ex, y, cfg)
 
     def train_body(self, encoder: Encoder, ex: Examples, cfg: SetFitConfig,
-                   classes: list | None = None) -> dict:
+                   classes: list | None = None, monitor: Monitor | None = None) -> dict:
         from .. import engine
 
         ex, n_dup, n_conflict = ex.deduplicated()
@@ -213,8 +243,12 @@ class SetFit:
             warmup_ratio=cfg.warmup_ratio, max_grad_norm=None, grad_accum=cfg.grad_accum,
             mixed_precision=cfg.bf16, seed=cfg.seed, progress=cfg.show_progress,
             desc="contrastive")
+        if monitor is not None:
+            loop.eval_every = monitor.eval_every or steps + 1
+            loop.metric, loop.greater_is_better = monitor.metric, monitor.greater_is_better
+            loop.keep_best = monitor.keep_best
         result = engine.fit(ContrastiveTask(encoder, ex, y, batch_size, steps, cfg.loss,
-                                            cfg.seed), loop)
+                                            cfg.seed, monitor), loop)
         if lora is not None:
             trainable = lora
             _merge_lora(encoder)
@@ -228,6 +262,9 @@ class SetFit:
                  "duplicates_removed": n_dup, "body_trainable_parameters": trainable,
                  "loss_first": result.loss_first, "loss_last": result.loss_last,
                  "health_warnings": result.warnings}
+        if result.history:
+            stats["evaluations"] = result.history
+            stats["best_evaluation"] = result.best if loop.keep_best else None
         log.info("contrastive training: %d steps over %d distinct texts in %.1fs",
                  result.steps, n, result.seconds)
         return stats

@@ -1,0 +1,155 @@
+"""setfit scripts run under textune with only the import changed (`from setfit import ...` ->
+`from textune.setfit import ...`), offline, on SST-2, and score what the native API scores
+on the same rows. The two scripts are the setfit 1.x README quickstart and the 0.x shape of
+the SetFit blog post; only their data source (local files instead of the hub), the model
+path and, in the blog script, the sample (16 per class from `sample_dataset` rather than 16
+random rows, whose accuracy sits at chance) differ from the originals."""
+
+import numpy as np
+import pytest
+
+from tests.conftest import shared_file
+from textune import TextClassifier
+
+QUICKSTART_1X = '''
+from setfit import SetFitModel, Trainer, TrainingArguments, sample_dataset
+
+dataset = load_dataset("sst2")
+
+# Simulate the few-shot regime by sampling 8 examples per class
+train_dataset = sample_dataset(dataset["train"], label_column="label", num_samples=8)
+eval_dataset = dataset["validation"].select(range(100))
+test_dataset = dataset["validation"].select(range(100, len(dataset["validation"])))
+
+model = SetFitModel.from_pretrained(
+    "sentence-transformers/all-MiniLM-L6-v2",
+    labels=["negative", "positive"],
+)
+
+args = TrainingArguments(
+    batch_size=16,
+    num_epochs=4,
+    eval_strategy="epoch",
+    save_strategy="epoch",
+    load_best_model_at_end=True,
+)
+
+trainer = Trainer(
+    model=model,
+    args=args,
+    train_dataset=train_dataset,
+    eval_dataset=eval_dataset,
+    metric="accuracy",
+    column_mapping={"sentence": "text", "label": "label"}
+)
+
+trainer.train()
+metrics = trainer.evaluate(test_dataset)
+print(metrics)
+
+model.save_pretrained("setfit-minilm-sst2-8-shot")
+model = SetFitModel.from_pretrained("setfit-minilm-sst2-8-shot")
+preds = model.predict(["i loved the spiderman movie!", "pineapple on pizza is the worst 🤮"])
+print(preds)
+'''
+
+BLOG_0X = '''
+from sentence_transformers.losses import CosineSimilarityLoss
+from setfit import SetFitModel, SetFitTrainer, sample_dataset
+
+dataset = load_dataset("sst2")
+train_dataset = sample_dataset(dataset["train"], label_column="label", num_samples=16)
+eval_dataset = dataset["validation"]
+
+model = SetFitModel.from_pretrained("sentence-transformers/all-MiniLM-L6-v2")
+
+trainer = SetFitTrainer(
+    model=model,
+    train_dataset=train_dataset,
+    eval_dataset=eval_dataset,
+    loss_class=CosineSimilarityLoss,
+    metric="accuracy",
+    batch_size=16,
+    num_iterations=20,
+    num_epochs=1,
+    column_mapping={"sentence": "text", "label": "label"},
+)
+trainer.train()
+metrics = trainer.evaluate()
+preds = model(["i loved the spiderman movie!", "pineapple on pizza is the worst 🤮"])
+'''
+
+
+@pytest.fixture(scope="module")
+def sst2_hub():
+    """What `load_dataset("sst2")` gives (columns idx, sentence, label), from the local files."""
+    import pandas as pd
+    from datasets import Dataset, DatasetDict
+
+    def read(name):
+        frame = pd.read_csv(shared_file(name), sep="\t", quoting=3)
+        frame = frame.rename(columns={"content": "sentence"})
+        frame.insert(0, "idx", range(len(frame)))
+        return Dataset.from_pandas(frame[["idx", "sentence", "label"]], preserve_index=False)
+
+    return DatasetDict(train=read("sst2_train.tsv"), validation=read("sst2_dev.tsv"))
+
+
+def run_swapped(script: str, sst2_hub) -> dict:
+    """Run a setfit script with its import swapped for textune's; return its variables."""
+    assert "from setfit import" in script
+    swapped = script.replace("from setfit import", "from textune.setfit import")
+    namespace = {"load_dataset": lambda name: sst2_hub}
+    exec(compile(swapped, "<setfit script>", "exec"), namespace)
+    return namespace
+
+
+def native_accuracy(train, test) -> float:
+    """textune's own API on the same rows (setfit's default seed)."""
+    clf = TextClassifier(method="setfit", seed=42).fit(train["sentence"], train["label"])
+    return clf.score(test["sentence"], test["label"])
+
+
+def test_the_setfit_1x_quickstart_runs_as_written(sst2_hub, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ns = run_swapped(QUICKSTART_1X, sst2_hub)
+    trainer, metrics, preds = ns["trainer"], ns["metrics"], ns["preds"]
+
+    assert set(metrics) == {"accuracy"}
+    native = native_accuracy(ns["train_dataset"], ns["test_dataset"])
+    assert metrics["accuracy"] > 0.55  # above chance on 772 test rows
+    assert abs(metrics["accuracy"] - native) <= 0.05, (metrics, native)
+
+    # evaluated every epoch on the eval set, best body restored, a checkpoint per epoch
+    history = trainer.state.log_history
+    assert [r["epoch"] for r in history] == [1.0, 2.0, 3.0, 4.0]
+    losses = [r["eval_embedding_loss"] for r in history]
+    assert trainer.state.best_metric == min(losses)
+    best = trainer.state.best_model_checkpoint
+    assert best and (tmp_path / best / "modules.json").is_file()  # a sentence-transformers body
+
+    # the saved folder reloads with the names, and answers as the trained model did
+    assert isinstance(preds, list) and set(preds) <= {"negative", "positive"}
+    trained = trainer.model
+    reloaded = ns["model"]
+    texts = list(ns["test_dataset"]["sentence"][:50])
+    assert reloaded.predict(texts) == trained.predict(texts)
+    np.testing.assert_allclose(reloaded.predict_proba(texts, as_numpy=True),
+                               trained.predict_proba(texts, as_numpy=True), atol=1e-6)
+    ids = reloaded.predict(texts, use_labels=False)
+    assert [reloaded.labels[i] for i in ids.tolist()] == reloaded.predict(texts)
+
+
+def test_the_setfit_0x_blog_script_runs_as_written(sst2_hub, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ns = run_swapped(BLOG_0X, sst2_hub)
+    metrics, preds = ns["metrics"], ns["preds"]
+
+    validation = sst2_hub["validation"]
+    native = native_accuracy(ns["train_dataset"], validation)
+    assert metrics["accuracy"] > 0.55
+    assert abs(metrics["accuracy"] - native) <= 0.05, (metrics, native)
+    # no labels given: setfit predicts the training labels themselves (ids 0/1) as a tensor
+    assert preds.tolist() in ([0, 1], [1, 0], [0, 0], [1, 1])
+    assert list(ns["trainer"].model.predict(validation["sentence"][:20], as_numpy=True)) == \
+        [int(v) for v in ns["trainer"].model.classifier.predict(validation["sentence"][:20])]
