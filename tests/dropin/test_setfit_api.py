@@ -49,6 +49,7 @@ def test_label_ids_index_the_labels_list_on_every_path(by_id, tmp_path):
     model.save_pretrained(tmp_path / "m")
     back = SetFitModel.from_pretrained(tmp_path / "m")
     assert back.labels == names
+    assert back.model_body == str(tmp_path / "m" / "body")  # trains on from the trained body
     assert back.predict(PROBES) == model.predict(PROBES)
     assert back.predict(PROBES, use_labels=False).tolist() == [1, 2, 0]
     np.testing.assert_allclose(back.predict_proba(PROBES, as_numpy=True), proba, atol=1e-6)
@@ -113,7 +114,7 @@ def test_multi_label_rows_with_0_1_and_3_labels(tmp_path):
                                model.predict_proba(PROBES, as_numpy=True), atol=1e-6)
 
 
-def test_a_callable_metric_and_per_step_evaluation_choosing_by_it():
+def test_a_callable_metric_and_per_step_evaluation_choosing_by_it(tmp_path):
     seen = []
 
     def share_right(y_pred, y_test):
@@ -123,8 +124,9 @@ def test_a_callable_metric_and_per_step_evaluation_choosing_by_it():
     names = ["football", "weather", "cooking"]
     ids = [names.index(topic) for topic in NAMES for _ in TOPICS[topic]]
     model = SetFitModel.from_pretrained("minilm", labels=names)
-    args = quick_args(eval_strategy="steps", eval_steps=4, save_strategy="no",
-                      load_best_model_at_end=True, metric_for_best_model="share_right")
+    args = quick_args(eval_strategy="steps", eval_steps=4, save_strategy="steps",
+                      save_steps=8, output_dir=str(tmp_path), load_best_model_at_end=True,
+                      metric_for_best_model="share_right")
     trainer = Trainer(model=model, args=args, metric=share_right,
                       train_dataset={"text": TEXTS, "label": ids},
                       eval_dataset={"text": PROBES, "label": [1, 2, 0]})
@@ -133,6 +135,30 @@ def test_a_callable_metric_and_per_step_evaluation_choosing_by_it():
     assert len(history) >= 2 and all("eval_share_right" in r for r in history)
     assert trainer.state.best_metric == max(r["eval_share_right"] for r in history)
     assert seen and set(seen) == {3}
+    # checkpoints fall on every second evaluation (save_steps = 2 x eval_steps); at most
+    # save_total_limit=1 of them plus the best one are kept
+    saved = sorted(int(p.name.split("-")[1]) for p in tmp_path.glob("checkpoint-*"))
+    evaluated = [r["step"] for r in history]
+    assert saved and set(saved) <= set(evaluated[1::2]) and len(saved) <= 2
+
+
+def test_names_given_after_training_on_ids(tmp_path):
+    """setfit's way to name a model trained on ids: from_pretrained(path, labels=[...])."""
+    ids = [NAMES.index(topic) for topic in NAMES for _ in TOPICS[topic]]
+    trainer = train(ids)
+    assert trainer.model.predict(PROBES).tolist() == [0, 1, 2]  # no names: the ids
+    trainer.model.save_pretrained(tmp_path / "ids")
+    named = SetFitModel.from_pretrained(tmp_path / "ids", labels=NAMES)
+    assert named.predict(PROBES) == ["weather", "cooking", "football"]
+    assert named.predict(PROBES, use_labels=False).tolist() == [0, 1, 2]
+    assert named.encode("rain").shape == (384,)  # one text, one vector
+    with pytest.raises(ValueError, match="do not name this model's labels"):
+        SetFitModel.from_pretrained(tmp_path / "ids", labels=["a", "b"]).predict(PROBES)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="holds other files"):
+        named.save_pretrained(tmp_path / "other")
+    assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
 
 
 def test_pairs_scored_match_setfit():
@@ -150,6 +176,28 @@ def test_pairs_scored_match_setfit():
                                                     False, sampling_strategy=strategy)))
         plan = TrainingArguments(batch_size=1, sampling_strategy=strategy).plan(labels, False)
         assert plan.setfit_steps == pairs, strategy
+
+
+def test_class_balanced_steps_are_counted_as_they_are_filled():
+    # 7 classes x 8 rows: textune asks for 16 texts a step, its sampler takes 2 from each
+    # of the 7 classes = 14 texts, 91 pairs; 2 x 20 x 56 = 2,240 pairs -> 25 steps
+    labels = [c for c in range(7) for _ in range(8)]
+    plan = TrainingArguments(num_iterations=20).plan(labels, False)
+    assert (plan.batch_size, plan.steps) == (16, 25)
+
+
+def test_setfit_rules_for_evaluation_settings():
+    assert TrainingArguments(eval_steps=10).eval_strategy == "steps"
+    assert TrainingArguments(eval_strategy="steps").eval_steps == 50  # logging_steps
+    assert TrainingArguments(report_to="none").report_to == "all"
+    assert TrainingArguments(metric_for_best_model=None).best_is_greater() is False
+    assert TrainingArguments(metric_for_best_model="eval_accuracy").best_is_greater() is True
+    with pytest.raises(ValueError, match="same eval_strategy and save_strategy"):
+        TrainingArguments(eval_strategy="epoch", save_strategy="no",
+                          load_best_model_at_end=True)
+    with pytest.raises(ValueError, match="multiple of eval_steps"):
+        TrainingArguments(eval_steps=3, save_strategy="steps", save_steps=10,
+                          load_best_model_at_end=True)
 
 
 def test_sample_dataset_picks_setfit_rows():
@@ -203,5 +251,5 @@ def test_bad_datasets_name_the_column_or_row():
     with pytest.raises(RuntimeError, match="not trained"):
         model.predict(["x"])
     with pytest.raises(ValueError, match="needs an eval_dataset"):
-        Trainer(model=model, args=quick_args(eval_strategy="epoch"),
+        Trainer(model=model, args=quick_args(eval_strategy="epoch", save_strategy="no"),
                 train_dataset={"text": ["good", "bad"], "label": [0, 1]}).train()

@@ -71,6 +71,18 @@ def balanced_batches(labels: np.ndarray, batch_size: int, steps: int,
         yield np.array(batch)
 
 
+def texts_per_step(labels: np.ndarray, batch_size: int) -> int:
+    """How many distinct texts a `balanced_batches` step holds (on average, when classes
+    take turns): what a budget in pairs scored divides by."""
+    if labels.ndim == 2:
+        labels = _rarest_label(labels)
+    _, sizes = np.unique(labels, return_counts=True)
+    per_class = max(2, batch_size // len(sizes))
+    takes = [min(per_class, int(n)) for n in sizes]
+    n_step_classes = min(len(sizes), max(2, batch_size // 2))
+    return round(n_step_classes * float(np.mean(takes)))
+
+
 def _rarest_label(Y: np.ndarray) -> np.ndarray:
     """Each row's least frequent label (-1 for a row with none), so that balanced batches
     draw rare labels as often as common ones."""
@@ -128,13 +140,13 @@ class Monitor:
     """Evaluation and checkpoints during contrastive training, for callers that ask for them
     (`textune.setfit`'s eval_strategy / save_strategy / load_best_model_at_end).
 
-    `evaluate(encoder)` scores the body as it is now (e.g. a head fitted on its embeddings, or
+    `evaluate(encoder, step)` scores the body as it is now (e.g. a head fitted on its embeddings, or
     the contrastive loss on held-out rows); the engine keeps the weights best by `metric`
     and restores them at the end when `keep_best`. `save(encoder, step)` writes a checkpoint.
     Intervals are in this method's optimizer steps; None: never.
     """
 
-    evaluate: Callable[[Encoder], dict] | None = None
+    evaluate: Callable[[Encoder, int], dict] | None = None
     eval_every: int | None = None
     metric: str = "accuracy"
     greater_is_better: bool = True
@@ -152,11 +164,12 @@ class ContrastiveTask:
         self.model = encoder.model
         self.batch_sampler = BalancedBatches(y, batch_size, steps, seed)
         self.loss_fn = LOSSES[loss]
-        self.monitor = monitor
+        self.monitor, self.step = monitor, 0
         if monitor is not None and monitor.evaluate is not None:
-            self.evaluate = lambda model: monitor.evaluate(encoder)
+            self.evaluate = lambda model: monitor.evaluate(encoder, self.step)
 
     def after_step(self, model, step: int) -> None:
+        self.step = step
         m = self.monitor
         if m is not None and m.save is not None and m.save_every and step % m.save_every == 0:
             m.save(self.encoder, step)

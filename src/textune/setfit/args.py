@@ -9,10 +9,14 @@ training is matched in pairs scored:
   included: "oversampling" = 2 * max(positive, negative), "undersampling" = 2 * min,
   "unique" = all);
 - setfit steps = ceil(pairs / batch_size) per epoch, times `num_epochs` (or `max_steps`);
-- textune steps = ceil(setfit steps * batch_size / (b(b-1)/2)), where `b` is textune's own
-  batch for n rows (4-16 texts, tuned on SST-2 dev) and at most 2 * batch_size, the distinct
-  texts one setfit step can hold. `eval_steps`, `save_steps` and `max_steps` convert the same
-  way.
+- textune steps = ceil(setfit steps * batch_size / (t(t-1)/2)), where t is the number of
+  texts a textune step holds: its own batch for n rows (4-16 texts, tuned on SST-2 dev; at
+  most 2 * batch_size, the distinct texts one setfit step can hold), as many as its
+  class-balanced sampler fills. `eval_steps`, `save_steps` and `max_steps` convert the same
+  way (a `save_steps` that is a multiple of `eval_steps` stays one).
+
+`use_amp=False` (setfit's default) leaves textune's bf16 autocast on "auto" (on where the
+hardware has bf16 units); `use_amp=True` forces it on.
 
 The second element of a tuple `batch_size` / `num_epochs` / `body_learning_rate`, and
 `head_learning_rate`, configure setfit's differentiable head, which textune does not offer
@@ -28,8 +32,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..methods.setfit import schedule
+import numpy as np
 
+from ..methods.setfit import schedule, texts_per_step
+
+REPORT_NOWHERE = (None, "all", ["all"], "none", ["none"])  # textune reports to no tracker
 DEFAULT_LR = 5e-5  # textune's contrastive learning rate; setfit's default is 2e-5
 STRATEGIES = ("no", "steps", "epoch")
 
@@ -81,6 +88,8 @@ class TrainingArguments:
             self.eval_strategy = self.evaluation_strategy
         self.eval_strategy = _strategy(self.eval_strategy, "eval_strategy")
         self.save_strategy = _strategy(self.save_strategy, "save_strategy")
+        if self.report_to in REPORT_NOWHERE or self.report_to == []:
+            self.report_to = "all"  # nothing to report to either way
         refused = [f.name for f in dataclasses.fields(self)
                    if f.name in NOT_HONOURED and getattr(self, f.name) != f.default]
         if refused:
@@ -90,8 +99,26 @@ class TrainingArguments:
         if self.sampling_strategy not in ("oversampling", "undersampling", "unique"):
             raise ValueError("TrainingArguments(sampling_strategy=...) must be 'oversampling', "
                              f"'undersampling' or 'unique', not {self.sampling_strategy!r}.")
+        if not 0.0 <= self.warmup_proportion <= 1.0:
+            raise ValueError("TrainingArguments(warmup_proportion=...) must be within [0, 1], "
+                             f"not {self.warmup_proportion}.")
+        # setfit's (and transformers') own rules for evaluation and the best model
+        if self.eval_steps is not None and self.eval_strategy == "no":
+            self.eval_strategy = "steps"
         if self.eval_strategy == "steps" and not self.eval_steps:
-            raise ValueError("TrainingArguments(eval_strategy='steps') needs eval_steps.")
+            self.eval_steps = self.logging_steps
+        if self.load_best_model_at_end:
+            if self.eval_strategy != self.save_strategy:
+                raise ValueError("TrainingArguments(load_best_model_at_end=True) needs the same "
+                                 f"eval_strategy and save_strategy, not {self.eval_strategy!r} "
+                                 f"and {self.save_strategy!r}.")
+            if self.eval_strategy == "no":
+                raise ValueError("TrainingArguments(load_best_model_at_end=True) needs an "
+                                 "eval_strategy ('epoch' or 'steps').")
+            if self.eval_strategy == "steps" and self.save_steps % self.eval_steps:
+                raise ValueError("TrainingArguments(load_best_model_at_end=True) needs "
+                                 f"save_steps ({self.save_steps}) to be a multiple of "
+                                 f"eval_steps ({self.eval_steps}).")
 
     # ---------------------------------------------------------------- setfit -> textune
 
@@ -119,7 +146,9 @@ class TrainingArguments:
         setfit_epoch_steps = math.ceil(per_epoch / pair_batch)
         b, _ = schedule(n, None, 1, 1.0)
         b = max(2, min(b, 2 * pair_batch, n))
-        per_step = b * (b - 1) // 2
+        rows = np.asarray(labels, dtype=np.float32 if multi_label else None)
+        texts = texts_per_step(rows, b)  # class-balanced steps can hold fewer than b
+        per_step = max(1, texts * (texts - 1) // 2)
 
         def steps(setfit_steps: int) -> int:
             return max(1, math.ceil(setfit_steps * pair_batch / per_step))
@@ -133,9 +162,13 @@ class TrainingArguments:
                 return None
             return epoch_steps if strategy == "epoch" else steps(setfit_steps or 1)
 
+        eval_every = interval(self.eval_strategy, self.eval_steps)
+        save_every = interval(self.save_strategy, self.save_steps)
+        if eval_every and self.save_strategy == self.eval_strategy == "steps" and \
+                self.save_steps % self.eval_steps == 0:  # checkpoints stay on evaluations
+            save_every = eval_every * (self.save_steps // self.eval_steps)
         return Plan(batch_size=b, steps=total, epoch_steps=epoch_steps,
-                    eval_every=interval(self.eval_strategy, self.eval_steps),
-                    save_every=interval(self.save_strategy, self.save_steps),
+                    eval_every=eval_every, save_every=save_every,
                     setfit_steps=(self.max_steps if self.max_steps > 0
                                   else setfit_epoch_steps * self.embedding_num_epochs))
 
@@ -146,10 +179,16 @@ class TrainingArguments:
                 "max_length": self.max_length, "show_progress": self.show_progress_bar,
                 "bf16": True if self.use_amp else "auto", "loss": _loss_name(self.loss)}
 
+    @property
+    def best_metric_key(self) -> str:
+        """`metric_for_best_model` without its "eval_" prefix (None: the embedding loss)."""
+        key = self.metric_for_best_model or "embedding_loss"
+        return key[len("eval_"):] if key.startswith("eval_") else key
+
     def best_is_greater(self) -> bool:
         if self.greater_is_better is not None:
             return self.greater_is_better
-        return not str(self.metric_for_best_model).endswith("loss")
+        return not self.best_metric_key.endswith("loss")
 
 
 @dataclass
@@ -172,7 +211,8 @@ NOT_HONOURED = {
               "only.",
     "samples_per_label": "applies to setfit's batch-hard losses; textune trains with "
                          "CosineSimilarityLoss only.",
-    "report_to": "textune reports to no tracker; it logs through Python logging. Remove it.",
+    "report_to": "textune reports to no tracker (wandb, tensorboard, ...); it logs through "
+                 "Python logging. Use report_to='none' or remove it.",
     "run_name": "textune reports to no tracker; remove it.",
     "logging_dir": "textune writes no tensorboard logs; it logs through Python logging.",
     "logging_strategy": "textune logs progress through Python logging and its progress bar; "
@@ -212,8 +252,6 @@ def _sampled_pairs(labels: list, multi_label: bool, strategy: str) -> int:
     n = len(labels)
     total = n * (n + 1) // 2
     if multi_label:  # overlapping sets, counted on at most 4,096 rows and scaled up
-        import numpy as np
-
         Y = np.asarray(labels, dtype=np.float32)
         if n > 4096:
             Y = Y[np.random.default_rng(0).choice(n, 4096, replace=False)]

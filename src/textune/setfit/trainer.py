@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -47,9 +48,9 @@ class Trainer:
             raise ValueError("Trainer(callbacks=...): textune does not run transformers "
                              "callbacks; remove them (evaluation and checkpoints follow "
                              "TrainingArguments' eval_strategy and save_strategy).")
-        if model is None and model_init is None:
-            raise ValueError("Trainer needs model=SetFitModel.from_pretrained(...) or "
-                             "model_init.")
+        if (model is None) == (model_init is None):
+            raise ValueError("Trainer needs either model=SetFitModel.from_pretrained(...) or "
+                             "model_init, not both and not neither.")
         self.model = model if model is not None else model_init()
         self.args = args or TrainingArguments()
         self.column_mapping = column_mapping
@@ -73,22 +74,30 @@ class Trainer:
         args = args or self.args
         if self.train_dataset is None:
             raise ValueError("Training requires a train_dataset given to the Trainer.")
+        self.state = SimpleNamespace(log_history=[], best_metric=None,
+                                     best_model_checkpoint=None, global_step=0)
         texts, labels = self.train_dataset
         multi = _is_multi(labels)
         ex = self._examples(texts, labels, "train_dataset")
         plan = args.plan(labels, multi)
-        log.info("textune: %d contrastive steps of %d distinct texts (setfit would run %d "
-                 "steps of %d pairs)", plan.steps, plan.batch_size, plan.setfit_steps,
+        log.info("textune: %d contrastive steps of up to %d distinct texts (setfit would run "
+                 "%d steps of %d pairs)", plan.steps, plan.batch_size, plan.setfit_steps,
                  args.embedding_batch_size)
-        clf = TextClassifier(method="setfit", model=self.model.model_body, steps=plan.steps,
-                             batch_size=plan.batch_size, **args.textune_params())
-        clf.fit(ex, monitor=self._monitor(args, plan, ex))
+        monitor = self._monitor(args, plan, ex)
+        with tempfile.TemporaryDirectory() as tmp:
+            body = self.model.model_body
+            if self.model.classifier is not None:  # trained in memory: go on from there
+                body = str(Path(tmp) / "body")
+                self.model.classifier.encoder_.save(body)
+            clf = TextClassifier(method="setfit", model=body, steps=plan.steps,
+                                 batch_size=plan.batch_size, **args.textune_params())
+            clf.fit(ex, monitor=monitor)
         self.model.classifier = clf
+        self.model.string_labels = not multi and bool(labels) and isinstance(labels[0], str)
         self.state.global_step = plan.steps
         best = clf.fit_stats_.get("best_evaluation")
         if best and args.load_best_model_at_end:
-            key = _key(args.metric_for_best_model)
-            self.state.best_metric = best.get(key)
+            self.state.best_metric = best.get(args.best_metric_key)
             step = Path(args.output_dir) / f"checkpoint-{best['step']}"
             self.state.best_model_checkpoint = str(step) if step.is_dir() else None
 
@@ -116,7 +125,10 @@ class Trainer:
             raise ValueError("TrainingArguments(eval_strategy=..., load_best_model_at_end=...) "
                              "needs an eval_dataset given to the Trainer.")
         evaluate = None
-        key = _key(args.metric_for_best_model)
+        key = args.best_metric_key
+        if key != "embedding_loss" and isinstance(self.metric, str) and key != self.metric:
+            raise ValueError(f"metric_for_best_model={args.metric_for_best_model!r}: the "
+                             f"evaluation scores embedding_loss and {self.metric}.")
         if want_eval:
             evaluate = self._evaluator(args, plan, ex, key)
         return Monitor(evaluate=evaluate, eval_every=plan.eval_every or plan.epoch_steps,
@@ -147,7 +159,7 @@ class Trainer:
 
         y_loss = targets(loss_ex)
 
-        def evaluate(encoder) -> dict:
+        def evaluate(encoder, step: int) -> dict:
             scores = {}
             emb = encoder.embed(loss_ex.texts)
             scores["embedding_loss"] = float(loss_fn(torch.from_numpy(emb),
@@ -158,7 +170,6 @@ class Trainer:
                 proba = head.predict_proba(encoder.embed(eval_ex.texts))
                 pred = self._predictions(proba, classes, labels)
                 scores.update(self._score(pred, labels))
-            step = (len(self.state.log_history) + 1) * plan.eval_every
             record = {f"eval_{k}": v for k, v in scores.items()}
             record.update(epoch=round(step / plan.epoch_steps, 3), step=step)
             self.state.log_history.append(record)
@@ -175,6 +186,10 @@ class Trainer:
         written: list[Path] = []
 
         def save(encoder, step: int) -> None:
+            from accelerate import PartialState
+
+            if not PartialState().is_main_process:  # under accelerate launch: one writer
+                return
             path = out / f"checkpoint-{step}"
             with atomic_dir(path) as tmp:
                 encoder.save(str(tmp))
@@ -208,12 +223,8 @@ class Trainer:
             raise ValueError("No evaluation dataset given to Trainer.evaluate nor to the "
                              "Trainer.")
         texts, labels = data
-        clf = self.model._fitted()
-        if clf.multi_label:
-            pred = self.model.predict(texts, as_numpy=True)
-        else:
-            pred = self._predictions(clf.predict_proba(texts), clf.labels, labels)
-        return self._score(pred, labels)
+        pred = self.model.predict(texts, use_labels=False, as_numpy=True)  # as setfit does
+        return self._score(np.asarray(pred), labels)
 
     def _predictions(self, proba: np.ndarray, classes: list, truth: list) -> np.ndarray:
         """Predictions in the dataset's own label space: ids (or the raw labels) as setfit
@@ -292,11 +303,6 @@ def _check_metric(metric: Any) -> None:
     if not callable(metric) and metric not in METRICS:
         raise ValueError(f"metric={metric!r}: textune computes {', '.join(METRICS)} offline "
                          "(scikit-learn), or pass a callable metric(y_pred, y_test) -> dict.")
-
-
-def _key(metric_for_best_model: str | None) -> str:
-    key = metric_for_best_model or "embedding_loss"
-    return key[len("eval_"):] if key.startswith("eval_") else key
 
 
 # -------------------------------------------------------------------- datasets
