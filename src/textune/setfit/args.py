@@ -37,14 +37,14 @@ import numpy as np
 from ..methods.setfit import schedule, texts_per_step
 
 REPORT_NOWHERE = (None, "all", ["all"], "none", ["none"])  # textune reports to no tracker
-DEFAULT_LR = 5e-5  # textune's contrastive learning rate; setfit's default is 2e-5
 STRATEGIES = ("no", "steps", "epoch")
 
 
 @dataclass
 class TrainingArguments:
-    """The `setfit.TrainingArguments` fields. Unset learning rate (None) means textune's tuned
-    default (5e-5); `greater_is_better=None` means True unless the metric is a loss."""
+    """The `setfit.TrainingArguments` fields. An unset learning rate (None) means textune's
+    tuned default (5e-5; 2e-4 for label sets; setfit's is 2e-5); `greater_is_better=None`
+    means True unless the metric is a loss."""
 
     output_dir: str = "checkpoints"
     batch_size: int | tuple[int, int] = (16, 2)
@@ -131,9 +131,9 @@ class TrainingArguments:
         return _first(self.num_epochs)
 
     @property
-    def body_embedding_learning_rate(self) -> float:
-        lr = _first(self.body_learning_rate)
-        return DEFAULT_LR if lr is None else lr
+    def body_embedding_learning_rate(self) -> float | None:
+        """None: textune's default for the data (5e-5; 2e-4 for label sets)."""
+        return _first(self.body_learning_rate)
 
     def plan(self, labels: list, multi_label: bool) -> "Plan":
         """textune's batch and step counts for these rows (`labels`: one per row, a label id
