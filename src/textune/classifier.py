@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from . import __version__
 from .artifact.files import atomic_dir
 from .data import DataError, align_labels, coerce_inputs
+from .engine.checkpoint import Checkpointing, checkpointing
 from .engine.device import default_device, set_threads
 from .methods import MethodParamError, method_config
 from .metrics import classification_metrics, multilabel_metrics
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 
 CONFIG_FILE = "textune.json"
 DECISION_PARAMS = ("threshold", "min_labels")  # read by the classifier, not by a method
+# where and how often to checkpoint: read by the engine, not by a method, and not part of
+# the model (a saved model does not remember them)
+CHECKPOINT_PARAMS = ("checkpoint_dir", "checkpoint_every", "checkpoint_minutes",
+                     "keep_checkpoints")
 FORMAT_VERSION = 1
 
 
@@ -81,6 +86,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
       probable) per text; single-label models take the top class and refuse these.
       threshold="tune" picks each label's threshold to maximise its F1 on held-out rows:
       out-of-fold heads for setfit/probe, the validation split for finetune/peft.
+    - checkpoint_dir: write checkpoints of the training loop there (setfit/finetune/peft),
+      every `checkpoint_every` optimizer steps and at most `checkpoint_minutes` apart
+      (default 10; None or 0: by steps only), keeping the newest `keep_checkpoints`, and on
+      SIGINT/SIGTERM (then `fit` raises `engine.TrainingInterrupted`). `fit(..., resume=True)`
+      continues from the newest one exactly as if never stopped. They are removed when `fit`
+      finishes.
     """
 
     def __init__(self, method: str = "setfit", model: str = "minilm", *,
@@ -94,7 +105,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                  verbalizers: dict | None = None, template: str | None = None,
                  loss: str = "cosine", head_c: float = 1.0, max_length: int | None = None,
                  bf16: Any = "auto", seed: int = 0, show_progress: bool = False,
-                 threshold: float | str = DEFAULT_THRESHOLD, min_labels: int = 0):
+                 threshold: float | str = DEFAULT_THRESHOLD, min_labels: int = 0,
+                 checkpoint_dir: str | Path | None = None, checkpoint_every: int | None = None,
+                 checkpoint_minutes: float | None = 10.0, keep_checkpoints: int = 2):
         self.method = method
         self.model = model
         self.peft = peft
@@ -121,15 +134,21 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.show_progress = show_progress
         self.threshold = threshold
         self.min_labels = min_labels
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_minutes = checkpoint_minutes
+        self.keep_checkpoints = keep_checkpoints
 
     # ------------------------------------------------------------------ training
 
     def fit(self, X: Any, y: Sequence[Any] | None = None, *,
-            monitor: Any = None) -> "TextClassifier":
+            monitor: Any = None, resume: bool = False) -> "TextClassifier":
         """Train on `Examples`, or texts / (text, text_pair) tuples `X` with labels `y`.
 
         `monitor` (setfit only, a `methods.setfit.Monitor`): evaluations, best-weight
         selection and checkpoints during contrastive training, as `textune.setfit` asks.
+        `resume`: continue from the newest checkpoint in `checkpoint_dir` (the same settings
+        and data, else a ValueError names what differs); without one, train from the start.
         """
         if monitor is not None and self.method != "setfit":
             raise ValueError(f"monitor applies to method='setfit', not {self.method!r}; "
@@ -138,8 +157,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         ex.require_labels()
         if self.class_weight not in (None, "balanced"):
             raise ValueError(f"class_weight must be None or 'balanced', not {self.class_weight!r}.")
-        params = {k: v for k, v in self.get_params().items() if k not in DECISION_PARAMS}
+        params = {k: v for k, v in self.get_params().items()
+                  if k not in DECISION_PARAMS + CHECKPOINT_PARAMS}
         _, method, self.method_config_ = method_config(self.method, params, _defaults())
+        ck = self._checkpointing(ex, resume)
         self.decision_ = self._decision(ex, method)
         set_threads()
         self.classes_ = np.array(ex.classes)
@@ -152,7 +173,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
         t0 = time.perf_counter()
         extra = {} if monitor is None else {"monitor": monitor}
-        self.model_, stats = method().fit(self.method_config_, ex, y, **extra)
+        with checkpointing(ck):
+            self.model_, stats = method().fit(self.method_config_, ex, y, **extra)
         if self.threshold == "tune":
             t_tune = time.perf_counter()
             stats["tuned_on_rows"] = self._tune_thresholds(method(), ex, y)
@@ -165,7 +187,27 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.fit_stats_.setdefault("trainable_parameters", _trainable(stats))
         log.info("trained %s on %d examples, %d classes in %.1fs", self.method, len(ex),
                  len(self.classes_), self.train_seconds_)
+        if ck is not None:
+            ck.clear()  # the run is complete: its result is this model, not the checkpoints
         return self
+
+    def _checkpointing(self, ex, resume: bool) -> Checkpointing | None:
+        """The run's checkpoint settings; refuses up front (before loading a model) a folder
+        that holds another run's checkpoints."""
+        if self.checkpoint_dir is None:
+            if resume:
+                raise ValueError("resume=True needs checkpoint_dir: the folder the interrupted "
+                                 "run wrote its checkpoints to.")
+            return None
+        run = {k: v for k, v in self.get_params().items()
+               if k not in CHECKPOINT_PARAMS + ("show_progress",)}
+        ck = Checkpointing(self.checkpoint_dir, every=self.checkpoint_every,
+                           minutes=self.checkpoint_minutes, keep=self.keep_checkpoints,
+                           resume=resume,
+                           settings={**json.loads(json.dumps(run, default=str)),
+                                     "data": ex.fingerprint()})
+        ck.start()
+        return ck
 
     def _decision(self, ex, method) -> Decision:
         """How probabilities become labels; refuses settings that would be ignored."""
@@ -405,7 +447,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             "text_pair": self.is_pair_,
             "multi_label": self.decision_.multi_label,
             "decision": self.decision_.to_json(),
-            "params": self.get_params(),
+            "params": {k: v for k, v in self.get_params().items()
+                       if k not in CHECKPOINT_PARAMS},
             # what the method read (its config dataclass); absent in models saved before 0.3
             "method_config": _as_dict(getattr(self, "method_config_", None)),
             "train": self.fit_stats_,

@@ -43,6 +43,16 @@ class Examples:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def fingerprint(self) -> str:
+        """A hash of the rows and labels, in order: whether two runs trained on the same data
+        (a checkpoint resumes only onto the rows it was trained on)."""
+        import hashlib
+        import json
+
+        blob = json.dumps([self.texts, self.text_pairs, self.labels, self.multi_label,
+                           self.label_names], default=str, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
     @property
     def is_pair(self) -> bool:
         return self.text_pairs is not None

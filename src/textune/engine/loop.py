@@ -11,10 +11,12 @@ trains data-parallel (DDP) with no change.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import numpy as np
@@ -125,6 +127,7 @@ class TrainResult:
     loss_last: float | None = None
     last_pred: Any = None  # class ids predicted at the last evaluation
     num_processes: int = 1
+    resumed_from: int | None = None  # the step of the checkpoint this run resumed from
 
     def as_dict(self) -> dict:
         return {"steps": self.steps, "epochs": round(self.epochs, 3),
@@ -132,7 +135,7 @@ class TrainResult:
                 "examples_per_second": self.examples_per_second, "history": self.history,
                 "loss_first": self.loss_first, "loss_last": self.loss_last,
                 "best": self.best, "stopped_early": self.stopped_early,
-                "num_processes": self.num_processes,
+                "num_processes": self.num_processes, "resumed_from": self.resumed_from,
                 "health_warnings": self.warnings}
 
 
@@ -173,10 +176,14 @@ def warmup_linear(opt: torch.optim.Optimizer, total: int, warmup: int):
 def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int] | None = None
         ) -> TrainResult:
     """Train `task.model` in place; return the history. The best weights (by `cfg.metric` on
-    the validation split, when the task has one) are restored at the end."""
+    the validation split, when the task has one) are restored at the end. Under an active
+    `checkpoint.checkpointing(...)` the run writes checkpoints and can resume from one."""
     from accelerate.utils import set_seed
     from tqdm.auto import tqdm
 
+    from . import checkpoint
+
+    ck = checkpoint.take()
     set_seed(cfg.seed)
     acc = _accelerator(cfg)
     model = task.model
@@ -199,99 +206,145 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
     after_step = getattr(task, "after_step", None)
     result = TrainResult()
     best_state: dict[str, torch.Tensor] | None = None
-    bad_evals = 0
+    # the loop's bookkeeping, all of it in a checkpoint
+    st = {"epoch": 0, "batches": 0,        # the sampler's position: epoch, batches consumed
+          "window": [],                    # losses since the last progress update
+          "epoch_sum": 0.0, "epoch_count": 0,
+          "epoch_losses": [],              # mean training loss of each epoch
+          "n_examples": 0, "bad_evals": 0, "seconds": 0.0}
+    rng = None
+    if ck is not None:
+        ck.settings = {**ck.settings, "processes": acc.num_processes, "total_steps": total}
+        resume_from = ck.start()
+        if resume_from is not None:
+            best_state, rng = _restore(checkpoint.read(resume_from, acc.process_index), acc,
+                                       model, opt, sched, st, result, trainable)
+            log.info("resuming from %s (step %d of %d)", resume_from, result.steps, total)
     show = cfg.progress and acc.is_local_main_process
-    bar = tqdm(total=total, desc=cfg.desc, unit="step", disable=not show, leave=False)
-    window: list[torch.Tensor] = []       # losses since the last progress update
-    epoch_sum, epoch_count = 0.0, 0
-    epoch_losses: list[float] = []        # mean training loss of each epoch
-    n_examples = 0
-    t0 = time.perf_counter()
+    bar = tqdm(total=total, initial=result.steps, desc=cfg.desc, unit="step",
+               disable=not show, leave=False)
+    window = [torch.tensor(v) for v in st["window"]]
+    t0 = time.perf_counter() - st["seconds"]
 
     def run_eval(epoch: float) -> bool:
         """Evaluate, keep the best weights; return True when patience has run out."""
-        nonlocal best_state, bad_evals
+        nonlocal best_state
         inner = acc.unwrap_model(model)
         inner.eval()
         with torch.inference_mode(), acc.autocast():
             scores = evaluate(inner)
         inner.train()
+        losses = st["epoch_losses"]
         record = {"step": result.steps, "epoch": round(epoch, 3),
-                  "train_loss": round(epoch_losses[-1], 5) if epoch_losses else None,
+                  "train_loss": round(losses[-1], 5) if losses else None,
                   **{k: v for k, v in scores.items() if k != "pred"}}
         result.history.append(record)
         bar.set_postfix(loss=record["train_loss"], **{cfg.metric: f"{scores[cfg.metric]:.3f}"})
         sign = 1 if cfg.greater_is_better else -1
         if result.best is None or sign * scores[cfg.metric] > sign * result.best[cfg.metric]:
             result.best = record
-            best_state = {n: t.detach().to("cpu", copy=True)
-                          for n, t in inner.state_dict().items() if n in trainable}
-            bad_evals = 0
+            if cfg.keep_best:
+                best_state = {n: t.detach().to("cpu", copy=True)
+                              for n, t in inner.state_dict().items() if n in trainable}
+            st["bad_evals"] = 0
         else:
-            bad_evals += 1
+            st["bad_evals"] += 1
         result.last_pred = scores.get("pred")
-        return cfg.patience is not None and bad_evals >= cfg.patience
+        return cfg.patience is not None and st["bad_evals"] >= cfg.patience
+
+    def save_checkpoint() -> Path:
+        inner = acc.unwrap_model(model)
+        state = {**st, "window": [w.item() for w in window],
+                 "seconds": time.perf_counter() - t0, "accelerator_step": acc.step,
+                 "steps": result.steps, "history": result.history, "best": result.best,
+                 "loss_first": result.loss_first,
+                 "last_pred": None if result.last_pred is None
+                 else np.asarray(result.last_pred).tolist(),
+                 "scheduler": sched.state_dict(),
+                 "scaler": None if acc.scaler is None else acc.scaler.state_dict()}
+        return checkpoint.write(
+            ck, result.steps, rank=acc.process_index, is_main=acc.is_main_process,
+            barrier=acc.wait_for_everyone,
+            weights={n: t for n, t in inner.state_dict().items() if n in trainable},
+            best=best_state, optimizer=opt.state_dict(), state=state)
 
     model.train()
     stop = diverged = False
-    epoch = 0
-    while not stop and result.steps < total:
-        sampler = getattr(task, "batch_sampler", None)
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(epoch)
-        for batch in loader:
-            with acc.accumulate(model):
-                with acc.autocast():
-                    loss = task.loss(model, batch)
-                acc.backward(loss)
-                if acc.sync_gradients and cfg.max_grad_norm:
-                    acc.clip_grad_norm_(params, cfg.max_grad_norm)
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-            window.append(loss.detach().float())
-            epoch_count += 1
-            n_examples += examples_per_batch(batch) if examples_per_batch else 0
-            if not acc.sync_gradients:
-                continue
-            sched.step()
-            result.steps += 1
-            if result.steps == 1:
-                result.loss_first = loss.item()
-            bar.update(1)
-            if result.steps % 10 == 0 or result.steps == total:
-                value = torch.stack(window).sum().item()
-                epoch_sum += value
-                value /= len(window)
+    loss = None
+    with ck.signals() if ck is not None else contextlib.nullcontext():
+        while not stop and result.steps < total:
+            sampler = getattr(task, "batch_sampler", None)
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(st["epoch"])
+            if hasattr(loader, "set_epoch"):  # accelerate's loader re-sets it from its own count
+                loader.set_epoch(st["epoch"])
+            batches = iter(loader)
+            for _ in range(st["batches"]):  # resuming: batches this epoch already trained on
+                next(batches)
+            if rng is not None:  # after the loader drew its seed, as the first run did
+                checkpoint.restore_rng(rng)
+                rng = None
+            for batch in batches:
+                with acc.accumulate(model):
+                    with acc.autocast():
+                        loss = task.loss(model, batch)
+                    acc.backward(loss)
+                    if acc.sync_gradients and cfg.max_grad_norm:
+                        acc.clip_grad_norm_(params, cfg.max_grad_norm)
+                    opt.step()
+                    opt.zero_grad(set_to_none=True)
+                window.append(loss.detach().float())
+                st["batches"] += 1
+                st["epoch_count"] += 1
+                st["n_examples"] += examples_per_batch(batch) if examples_per_batch else 0
+                if not acc.sync_gradients:
+                    continue
+                sched.step()
+                result.steps += 1
+                if result.steps == 1:
+                    result.loss_first = loss.item()
+                bar.update(1)
+                if result.steps % 10 == 0 or result.steps == total:
+                    value = torch.stack(window).sum().item()
+                    st["epoch_sum"] += value
+                    value /= len(window)
+                    window.clear()
+                    bar.set_postfix(loss=f"{value:.4f}")
+                    if not math.isfinite(value):
+                        stop = diverged = True
+                        break
+                if after_step is not None:
+                    after_step(acc.unwrap_model(model), result.steps)
+                if evaluate and cfg.eval_every and result.steps % cfg.eval_every == 0:
+                    if run_eval(result.steps / per_epoch):
+                        stop = True
+                        break
+                if result.steps >= total:
+                    break
+                if ck is not None and _agree(acc, ck.due(result.steps)):
+                    path = save_checkpoint()
+                    if ck.interrupted is not None:
+                        bar.close()
+                        raise checkpoint.TrainingInterrupted(ck.interrupted, result.steps,
+                                                             total, path)
+            st["epoch"] += 1
+            st["batches"] = 0
+            if window:
+                st["epoch_sum"] += torch.stack(window).sum().item()
                 window.clear()
-                bar.set_postfix(loss=f"{value:.4f}")
-                if not math.isfinite(value):
+            if st["epoch_count"]:
+                st["epoch_losses"].append(st["epoch_sum"] / st["epoch_count"])
+                st["epoch_sum"], st["epoch_count"] = 0.0, 0
+                if not math.isfinite(st["epoch_losses"][-1]):
                     stop = diverged = True
-                    break
-            if after_step is not None:
-                after_step(acc.unwrap_model(model), result.steps)
-            if evaluate and cfg.eval_every and result.steps % cfg.eval_every == 0:
-                if run_eval(result.steps / per_epoch):
-                    stop = True
-                    break
-            if result.steps >= total:
-                break
-        epoch += 1
-        if window:
-            epoch_sum += torch.stack(window).sum().item()
-            window.clear()
-        if epoch_count:
-            epoch_losses.append(epoch_sum / epoch_count)
-            epoch_sum, epoch_count = 0.0, 0
-            if not math.isfinite(epoch_losses[-1]):
-                stop = diverged = True
-        if evaluate and not cfg.eval_every and not stop:
-            stop = run_eval(epoch)
+            if evaluate and not cfg.eval_every and not stop:
+                stop = run_eval(st["epoch"])
     bar.close()
     result.seconds = time.perf_counter() - t0
-    result.loss_last = loss.item() if result.steps else None
+    result.loss_last = None if loss is None else loss.item()
     result.epochs = result.steps / per_epoch
     result.stopped_early = stop and result.steps < total
-    result.examples_per_second = n_examples * acc.num_processes / max(result.seconds, 1e-9)
+    result.examples_per_second = st["n_examples"] * acc.num_processes / max(result.seconds, 1e-9)
 
     # keep_fp32_wrapper=False takes off the autocast accelerate put around forward, so the
     # trained model predicts in full precision, exactly as it will after save and load.
@@ -310,12 +363,50 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
         checked_on = "training"
     result.num_processes = acc.num_processes
     result.warnings = health.check(
-        losses=epoch_losses, pred=result.last_pred,
+        losses=st["epoch_losses"], pred=result.last_pred,
         train_labels=getattr(task, "train_label_ids", None), lr=cfg.learning_rate,
         checked_on=checked_on, class_names=cfg.class_names, diverged=diverged)
     for w in result.warnings:
         log.warning(w)
     return result
+
+
+def _restore(saved, acc, model, opt, sched, st: dict, result: TrainResult,
+             trainable: set) -> tuple[dict | None, dict]:
+    """Load a checkpoint into the prepared model, optimizer and schedule and the loop's
+    bookkeeping; return the best weights so far and the RNG states (restored later)."""
+    inner = acc.unwrap_model(model)
+    missing = trainable - set(saved.weights)
+    if missing:
+        raise ValueError(f"the checkpoint lacks trained weights for {sorted(missing)[:3]}; "
+                         "it was written for a different model. Remove the folder to start "
+                         "over.")
+    inner.load_state_dict(saved.weights, strict=False)
+    opt.load_state_dict(saved.optimizer)
+    sched.load_state_dict(saved.state["scheduler"])
+    if acc.scaler is not None and saved.state.get("scaler"):
+        acc.scaler.load_state_dict(saved.state["scaler"])
+    acc.step = saved.state["accelerator_step"]
+    for key in st:
+        st[key] = saved.state[key]
+    result.steps = saved.state["steps"]
+    result.history = saved.state["history"]
+    result.best = saved.state["best"]
+    result.loss_first = saved.state["loss_first"]
+    if saved.state["last_pred"] is not None:
+        result.last_pred = np.asarray(saved.state["last_pred"])
+    result.resumed_from = result.steps
+    return saved.best, saved.rng
+
+
+def _agree(acc, flag: bool) -> bool:
+    """One decision for every process (a signal or a clock may reach them at different
+    steps; a checkpoint needs all of them)."""
+    if acc.num_processes == 1:
+        return flag
+    t = torch.tensor([int(flag)], device=acc.device)
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    return bool(t.item())
 
 
 def seed_everything(seed: int) -> None:

@@ -282,7 +282,7 @@ class SetFit:
                  "contrastive_seconds": result.seconds, "distinct_texts": n,
                  "duplicates_removed": n_dup, "body_trainable_parameters": trainable,
                  "loss_first": result.loss_first, "loss_last": result.loss_last,
-                 "health_warnings": result.warnings}
+                 "resumed_from": result.resumed_from, "health_warnings": result.warnings}
         if result.history:
             stats["evaluations"] = result.history
             stats["best_evaluation"] = result.best if loop.keep_best else None
