@@ -199,6 +199,22 @@ def train(
     label_names: Optional[Path] = LabelNamesFileOpt,
     allow_empty_labels: bool = AllowEmptyOpt,
     label_columns: Optional[str] = LabelColumnsOpt,
+    checkpoint_dir: Optional[Path] = typer.Option(
+        None, "--checkpoint-dir", help="Folder for checkpoints of the training loop "
+        "(setfit/finetune/peft; default: <output>.checkpoints beside the output). Removed "
+        "when training finishes. Example: --checkpoint-dir /scratch/run1"),
+    checkpoint_every: Optional[int] = typer.Option(
+        None, "--checkpoint-every", min=1, help="Write a checkpoint every N optimizer steps "
+        "(default: by time only, see --checkpoint-minutes). Example: --checkpoint-every 500"),
+    checkpoint_minutes: float = typer.Option(
+        10.0, "--checkpoint-minutes", min=0, help="Write a checkpoint at least this often "
+        "(0: only by --checkpoint-every); runs shorter than this write none. SIGINT/SIGTERM "
+        "always write one before stopping. Example: --checkpoint-minutes 30"),
+    keep_checkpoints: int = typer.Option(2, "--keep-checkpoints", min=1, help="Newest "
+                                         "checkpoints kept. Example: --keep-checkpoints 3"),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the newest complete "
+                                "checkpoint (same command otherwise; a changed setting is "
+                                "refused and named); with none, train from the start."),
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
 ):
@@ -213,6 +229,7 @@ def train(
     from .classifier import TextClassifier
     from .data import load_examples
     from .data.sampling import sample_per_class
+    from .engine.checkpoint import TrainingInterrupted
 
     try:
         ex = load_examples(data, text_column=text_column, text_pair_column=text_pair_column,
@@ -230,9 +247,16 @@ def train(
                              lora_r=lora_r, verbalizers=_parse_verbalizers(verbalizers),
                              template=template, max_length=max_length, seed=seed,
                              show_progress=progress, threshold=threshold,
-                             min_labels=min_labels)
-        clf.fit(ex)
+                             min_labels=min_labels,
+                             checkpoint_dir=checkpoint_dir or output.with_name(
+                                 output.name + ".checkpoints"),
+                             checkpoint_every=checkpoint_every,
+                             checkpoint_minutes=checkpoint_minutes or None,
+                             keep_checkpoints=keep_checkpoints)
+        clf.fit(ex, resume=resume)
         clf.save(output)
+    except TrainingInterrupted as e:
+        _interrupted(e, resume)
     except (DataError, BackboneError, FileNotFoundError, ValueError) as e:
         _fail(e)
     stats = clf.fit_stats_
@@ -252,6 +276,18 @@ def train(
             human += "\nthresholds (tuned): " + ", ".join(
                 f"{c} {t:.2f}" for c, t in result["thresholds"].items())
     _emit(result, as_json, "" if as_json else human)
+
+
+def _interrupted(e, resumed: bool) -> None:
+    """A signal stopped training after a checkpoint: say how to continue, exit 128+signal."""
+    import shlex
+    import signal
+
+    args = sys.argv[1:] + ([] if resumed else ["--resume"])
+    typer.echo(f"textune: interrupted by {signal.Signals(e.signum).name} at step {e.step} of "
+               f"{e.total}; checkpoint written to {e.path}.\nResume with:\n  "
+               f"{shlex.join(['textune', *args])}", err=True)
+    raise typer.Exit(128 + e.signum)
 
 
 def _label_options(multi_label: bool, separator: str, no_header: bool,

@@ -85,8 +85,9 @@ class Checkpointing:
                 "Add --resume (resume=True) to continue it, or remove the folder to start "
                 "over.")
         saved = json.loads((newest / "state.json").read_text())["settings"]
-        changed = [f"{k} (was {saved.get(k)!r}, now {v!r})"
-                   for k, v in sorted(self.settings.items()) if saved.get(k) != v]
+        # a setting the saved run did not record (an older textune) is not a difference
+        changed = [f"{k} (was {saved[k]!r}, now {v!r})"
+                   for k, v in sorted(self.settings.items()) if k in saved and saved[k] != v]
         if changed:
             raise ValueError(f"{newest} was written by a run with different settings: "
                              f"{'; '.join(changed)}. Resume with the same settings, or "

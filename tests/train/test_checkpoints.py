@@ -1,0 +1,223 @@
+"""Long runs survive interruption: a run killed at a random step (SIGKILL, as a pre-empted
+machine or the OOM killer does it) and resumed with `--resume` ends with the same weights
+and predictions as a run never stopped; a kill in the middle of writing a checkpoint leaves
+the previous one usable; SIGINT/SIGTERM write a checkpoint and print the command that
+resumes. Real model (MiniLM), real data (BBC News, 5 topics with string labels in
+first-seen order), every method that trains on the engine."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from textune import TextClassifier
+from textune.engine.checkpoint import Checkpointing, complete
+
+pytestmark = pytest.mark.slow
+
+COMMON = ["--max-length", "48", "--seed", "3", "--checkpoint-every", "2", "--quiet"]
+METHODS = {  # CLI flags, the same run as TextClassifier parameters, optimizer steps
+    "finetune": (["--method", "finetune", "--epochs", "3", "--batch-size", "8"],
+                 dict(method="finetune", epochs=3, batch_size=8), 15),
+    "lora": (["--method", "peft", "--peft", "lora", "--epochs", "3", "--batch-size", "8"],
+             dict(method="peft", peft="lora", epochs=3, batch_size=8), 15),
+    "setfit": (["--method", "setfit", "--steps", "12"], dict(method="setfit", steps=12), 12),
+}
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+TEXTUNE = [sys.executable, "-m", "textune"]
+
+
+@pytest.fixture(scope="module")
+def news(bbc_news5, tmp_path_factory):
+    import pandas as pd
+
+    train, test = bbc_news5
+    folder = tmp_path_factory.mktemp("news")
+    pd.DataFrame({"text": train.texts, "label": train.labels}).to_csv(folder / "train.csv",
+                                                                      index=False)
+    return folder / "train.csv", train, test
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(news, tmp_path_factory):
+    """Each method trained once without a stop, saved: what every resumed run must equal."""
+    _, train, test = news
+    out = {}
+    for name, (_, params, _) in METHODS.items():
+        clf = TextClassifier(max_length=48, seed=3, **params).fit(train)
+        path = clf.save(tmp_path_factory.mktemp(name) / "model")
+        out[name] = (path, clf.predict_proba(test))
+    return out
+
+
+def _train(data: Path, output: Path, flags: list[str], *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([*TEXTUNE, "train", "--data", str(data), "--output", str(output),
+                             *flags, *COMMON, *extra], env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"training ended (rc {proc.returncode}) before {path} was "
+                                 f"written:\n{proc.stderr.read()[-3000:]}")
+        assert time.monotonic() < deadline, f"{path} not written within {timeout}s"
+        time.sleep(0.005)
+
+
+def _resume(data, output, flags):
+    done = subprocess.run([*TEXTUNE, "train", "--data", str(data), "--output", str(output),
+                           *flags, *COMMON, "--resume", "--json"], env=ENV,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def _assert_same_model(resumed: Path, reference, test, why: str):
+    """Same weights (every safetensors file of the model folder) and same predictions."""
+    from safetensors.numpy import load_file
+
+    path, proba = reference
+    files = sorted(p.relative_to(path) for p in path.rglob("*.safetensors"))
+    assert files and files == sorted(p.relative_to(resumed)
+                                     for p in resumed.rglob("*.safetensors")), why
+    for f in files:
+        a, b = load_file(str(path / f)), load_file(str(resumed / f))
+        assert a.keys() == b.keys(), why
+        for k in a:
+            np.testing.assert_allclose(b[k], a[k], rtol=1e-5, atol=1e-6, err_msg=f"{why}: {k}")
+    clf = TextClassifier.load(resumed)
+    got = clf.predict_proba(test)
+    np.testing.assert_allclose(got, proba, atol=1e-5, err_msg=why)
+    assert (got.argmax(1) == proba.argmax(1)).all(), why
+
+
+@pytest.mark.parametrize("method", ["lora", "setfit"])
+def test_a_run_killed_at_a_random_step_resumes_to_the_same_model(method, news, uninterrupted,
+                                                                 tmp_path):
+    data, _, test = news
+    flags, _, steps = METHODS[method]
+    kill_after = random.Random().randrange(2, steps - 1, 2)  # a checkpoint before the end
+    why = f"{method} killed after step {kill_after}"
+    output = tmp_path / "model"
+    proc = _train(data, output, flags)
+    _wait_for(output.with_name("model.checkpoints") / f"step-{kill_after:08d}", proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not output.exists(), why  # killed before it could save
+    stats = _resume(data, output, flags)
+    assert stats["output"] == str(output)
+    _assert_same_model(output, uninterrupted[method], test, why)
+    # the run is complete: its checkpoints are gone with it
+    assert not output.with_name("model.checkpoints").exists(), why
+
+
+KILL_MID_WRITE = """
+import os, signal, sys
+import textune.engine.checkpoint as ck
+
+N = int(sys.argv[1])
+calls = []
+save = ck._save_tensors
+
+def save_then_die(tensors, path):
+    save(tensors, path)
+    if path.name == "optimizer.safetensors":
+        calls.append(path)
+        if len(calls) == N:  # weights and optimizer of checkpoint N on disk, state.json not
+            os.kill(os.getpid(), signal.SIGKILL)
+
+ck._save_tensors = save_then_die
+from textune.cli import main
+sys.argv = ["textune", *sys.argv[2:]]
+main()
+"""
+
+
+def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one_usable(news,
+                                                                          uninterrupted,
+                                                                          tmp_path):
+    data, _, test = news
+    flags, _, steps = METHODS["finetune"]
+    nth = random.Random().randrange(2, steps // 2)  # the checkpoint being written dies
+    why = f"finetune killed while writing checkpoint {nth} (step {2 * nth})"
+    output = tmp_path / "model"
+    died = subprocess.run([sys.executable, "-c", KILL_MID_WRITE, str(nth), "train", "--data",
+                           str(data), "--output", str(output), *flags, *COMMON], env=ENV,
+                          capture_output=True, text=True)
+    assert died.returncode == -signal.SIGKILL, died.stderr[-3000:]
+    folder = output.with_name("model.checkpoints")
+    left = sorted(p.name for p in folder.iterdir())
+    assert f".tmp-step-{2 * nth:08d}" in left, (why, left)  # the torn one, never renamed
+    assert [p.name for p in complete(folder)][-1] == f"step-{2 * nth - 2:08d}", (why, left)
+    _resume(data, output, flags)
+    _assert_same_model(output, uninterrupted["finetune"], test, why)
+
+
+def test_sigterm_writes_a_checkpoint_and_says_how_to_resume(news, uninterrupted, tmp_path):
+    data, _, test = news
+    flags, _, _ = METHODS["finetune"]
+    output = tmp_path / "model"
+    folder = output.with_name("model.checkpoints")
+    proc = _train(data, output, flags)
+    _wait_for(folder / "step-00000002", proc)  # training is under way
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-3000:]
+    assert "interrupted by SIGTERM at step" in err, err[-3000:]
+    step = int(err.split("interrupted by SIGTERM at step ")[1].split()[0])
+    assert complete(folder)[-1].name == f"step-{step:08d}", err  # written on the signal
+    command = err.split("Resume with:")[1].strip().splitlines()[0]
+    assert command.startswith("textune train ") and command.endswith("--resume"), command
+    _resume(data, output, flags)
+    _assert_same_model(output, uninterrupted["finetune"], test, "finetune after SIGTERM")
+
+
+def _fake_checkpoint(folder: Path, step: int, settings: dict) -> None:
+    (folder / f"step-{step:08d}").mkdir(parents=True)
+    (folder / f"step-{step:08d}" / "state.json").write_text(json.dumps({"settings": settings}))
+
+
+def test_resume_refuses_other_settings_and_a_fresh_run_refuses_old_checkpoints(tmp_path):
+    run = {"method": "finetune", "epochs": 3.0, "data": "abc"}
+    _fake_checkpoint(tmp_path, 4, run)
+    (tmp_path / ".tmp-step-00000006").mkdir()  # a torn write is not a checkpoint
+    assert Checkpointing(tmp_path, resume=True, settings=run).start().name == "step-00000004"
+    with pytest.raises(ValueError, match=r"data \(was 'abc', now 'xyz'\); epochs \(was 3.0, "
+                                         r"now 5.0\)"):
+        Checkpointing(tmp_path, resume=True,
+                      settings={**run, "epochs": 5.0, "data": "xyz"}).start()
+    with pytest.raises(ValueError, match="unfinished run.*step-00000004.*--resume"):
+        Checkpointing(tmp_path, settings=run).start()
+    assert Checkpointing(tmp_path / "empty", resume=True, settings=run).start() is None
+
+
+def test_the_classifier_refuses_before_loading_a_model(tiny_texts, tmp_path):
+    texts, labels = tiny_texts
+    with pytest.raises(ValueError, match="resume=True needs checkpoint_dir"):
+        TextClassifier(method="finetune").fit(texts, labels, resume=True)
+    _fake_checkpoint(tmp_path, 2, {"method": "finetune", "data": "abc"})
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"different settings: data \(was 'abc', now '[0-9a-f]{16}'\)\. Resume"):
+        TextClassifier(method="finetune", checkpoint_dir=tmp_path).fit(texts, labels,
+                                                                       resume=True)
+    assert time.perf_counter() - t0 < 5  # refused from the files alone: no model was loaded
+
+
+def test_checkpoints_are_due_by_steps_by_time_and_on_a_signal(tmp_path):
+    ck = Checkpointing(tmp_path, every=5, minutes=10)
+    assert [s for s in range(1, 12) if ck.due(s)] == [5, 10]
+    ck._last -= 601  # ten minutes and a second since the last one
+    assert ck.due(3)
+    ck.written()
+    assert not ck.due(3) and not Checkpointing(tmp_path, minutes=None).due(3)
+    ck.interrupted = signal.SIGINT
+    assert ck.due(3)
