@@ -82,13 +82,16 @@ def model_card(train: dict, created: str | None) -> dict:
     return {"n_train": train.get("n_train"), "scores": scores or None, "created": created}
 
 
-def load_predictor(path: str | os.PathLike, backend: str = "torch", *, bf16: bool = False):
-    """Load a model folder (torch) or an ONNX export folder (onnx); clear errors otherwise."""
+def load_predictor(path: str | os.PathLike, backend: str = "torch", *, bf16: bool = False,
+                   threads: int | None = None):
+    """Load a model folder (torch) or an ONNX export folder (onnx); clear errors otherwise.
+
+    `threads`: CPU threads for inference (default: every core this process may use)."""
     from .onnx import OnnxClassifier, is_onnx_export
 
     path = Path(path)
     if backend == "onnx":
-        return OnnxClassifier.load(path)
+        return OnnxClassifier.load(path, threads)
     if backend != "torch":
         raise ValueError(f"unknown backend '{backend}'; choose one of {list(BACKENDS)}.")
     if is_onnx_export(path):
@@ -98,6 +101,10 @@ def load_predictor(path: str | os.PathLike, backend: str = "torch", *, bf16: boo
     from ..engine.device import set_threads
 
     set_threads()
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     return TorchPredictor(TextClassifier.load(path), bf16=bf16)
 
 
@@ -171,16 +178,37 @@ def _column(df: pd.DataFrame, name: str) -> list[str]:
 
 
 class BatchPredictor:
-    """`predict_frame` with the model loaded once: the callable class Ray Data wants."""
+    """`predict_frame` with the model loaded once: the callable class Ray Data wants.
+
+    Inside a Ray actor it uses as many threads as the CPUs Ray gave the actor (`num_cpus`,
+    1 by default), so N actors on N cores do not fight over them; `threads` overrides."""
 
     def __init__(self, model_dir: str, backend: str = "torch", text_column: str = "text",
-                 text_pair_column: str | None = None, keep_columns: bool = True):
-        self.predictor = load_predictor(model_dir, backend)
+                 text_pair_column: str | None = None, keep_columns: bool = True,
+                 threads: int | None = None):
+        self.predictor = load_predictor(model_dir, backend, threads=threads or ray_cpus())
         self.kwargs = dict(text_column=text_column, text_pair_column=text_pair_column,
                            keep_columns=keep_columns)
 
     def __call__(self, batch: Any) -> Any:
         return predict_frame(batch, self.predictor, **self.kwargs)
+
+
+def ray_cpus() -> int | None:
+    """The CPUs Ray assigned to this worker (actor or task), or None outside Ray."""
+    import sys
+
+    ray = sys.modules.get("ray")  # never imported here: only a Ray worker has it loaded
+    if ray is None or not ray.is_initialized():
+        return None
+    try:
+        ctx = ray.get_runtime_context()
+        if ctx.worker.mode != ray.WORKER_MODE:
+            return None
+        cpus = ctx.get_assigned_resources().get("CPU")
+    except Exception:  # noqa: BLE001 - a Ray without these APIs: fall back to every core
+        return None
+    return max(1, int(round(cpus))) if cpus else None
 
 
 # -------------------------------------------------------------------------------- streaming
@@ -200,26 +228,17 @@ def stream_predict(path: str | os.PathLike, output: str | os.PathLike, predictor
     from tqdm.auto import tqdm
 
     path, output = Path(path), Path(output)
-    if header and first_line_is_data(path, [text_column, text_pair_column]):
-        log.warning("%s: its first line has no column named %r, so the file is read without "
-                    "a header: line 1 is a data row (--no-header says so explicitly).", path,
-                    text_column)
-        header = False
+    chunks = examples_in_chunks(path, chunk_size, text_column=text_column,
+                                text_pair_column=text_pair_column, quoting=quoting,
+                                unescape_html=unescape_html, header=header)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")
     labels = [str(c) for c in predictor.labels]
     n = 0
-    text_col, pair_col = text_column, text_pair_column
     bar = tqdm(total=_count_rows(path), desc="predicting", unit="row", disable=not progress)
     try:
         with open(tmp, "w", encoding="utf-8") as f:
-            for df, lines, offset in read_chunks(path, chunk_size, quoting=quoting,
-                                                 unescape_html=unescape_html, header=header):
-                ex = from_frame(df, str(path), first_line=None, lines=lines,
-                                row_offset=offset, text_column=text_col,
-                                text_pair_column=pair_col, label_column=None,
-                                require_labels=False, read_labels=False)
-                text_col, pair_col = ex.columns["text"], ex.columns["pair"] or None
+            for ex, _ in chunks:
                 if ex.is_pair != predictor.is_pair_:
                     want = "(text, text_pair) rows" if predictor.is_pair_ else "single texts"
                     raise DataError(f"{path}: this model was trained on {want}; pass the same "
@@ -241,6 +260,33 @@ def stream_predict(path: str | os.PathLike, output: str | os.PathLike, predictor
     if n == 0:
         raise DataError(f"{path}: no data rows.")
     return n
+
+
+def examples_in_chunks(path: Path, chunk_size: int, *, text_column: str | None = None,
+                       text_pair_column: str | None = None, quoting: str = "auto",
+                       unescape_html: bool = False, header: bool = True
+                       ) -> Iterator[tuple[Any, int]]:
+    """(validated `Examples`, rows before it) per chunk of `path`, labels never read: what
+    `stream_predict` and the Ray engine classify. The text columns found in the first chunk
+    are used for the rest; an empty text is a DataError naming its row and line. The header
+    check runs now, the reading as the result is iterated."""
+    if header and first_line_is_data(path, [text_column, text_pair_column]):
+        log.warning("%s: its first line has no column named %r, so the file is read without "
+                    "a header: line 1 is a data row (--no-header says so explicitly).", path,
+                    text_column)
+        header = False
+
+    def chunks():
+        text_col, pair_col = text_column, text_pair_column
+        for df, lines, offset in read_chunks(path, chunk_size, quoting=quoting,
+                                             unescape_html=unescape_html, header=header):
+            ex = from_frame(df, str(path), first_line=None, lines=lines, row_offset=offset,
+                            text_column=text_col, text_pair_column=pair_col,
+                            label_column=None, require_labels=False, read_labels=False)
+            text_col, pair_col = ex.columns["text"], ex.columns["pair"] or None
+            yield ex, offset
+
+    return chunks()
 
 
 def read_chunks(path: Path, chunk_size: int, *, quoting: str = "auto",
