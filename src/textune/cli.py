@@ -428,10 +428,14 @@ def predict(
                                      "my-model"),
     data: Path = typer.Option(..., "--data", help="Texts to classify: CSV, TSV, JSONL or "
                               "Parquet (a label column, if present, is ignored); read in "
-                              "chunks, so any size fits in memory. Example: --data new.csv"),
+                              "chunks, so any size fits in memory. With --engine ray also a "
+                              "folder or a quoted glob: its files are read in sorted path "
+                              "order, which numbers the rows. Example: --data new.csv"),
     output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write: one object "
                                 "per input row with 'label' and 'probabilities'. Written "
-                                "atomically. Example: --output predictions.jsonl"),
+                                "atomically. With --engine ray a folder: one part per input "
+                                "file (part-00000-<file name>.parquet, ...). Example: --output "
+                                "predictions.jsonl"),
     text_column: Optional[str] = TextCol,
     text_pair_column: Optional[str] = PairCol,
     backend: str = typer.Option("torch", "--backend", help="torch: the saved model folder. "
@@ -444,6 +448,24 @@ def predict(
     quoting: str = QuotingOpt,
     unescape_html: bool = UnescapeOpt,
     no_header: bool = NoHeaderOpt,
+    engine: str = typer.Option("local", "--engine", help="local: this process, one file. "
+                               "ray: a Ray cluster, one model per actor, many files; "
+                               "resumable (a rerun skips input files whose part is complete). "
+                               "Needs pip install 'textune[ray]'. Example: --engine ray"),
+    address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the cluster "
+                                          "to use. Default: $RAY_ADDRESS or the one `ray "
+                                          "start` runs here, else a new one on this machine; "
+                                          "local: always a new one here; auto: a running one "
+                                          "(error if none); or ray://head:10001. Example: "
+                                          "--address auto"),
+    actors: Optional[int] = typer.Option(None, "--actors", min=1, help="--engine ray: model "
+                                         "copies (one CPU each; default: one per CPU of the "
+                                         "cluster). Example: --actors 8"),
+    batch_size: int = typer.Option(1024, "--batch-size", min=1, help="--engine ray: rows per "
+                                   "batch sent to an actor. Example: --batch-size 4096"),
+    fmt: Optional[str] = typer.Option(None, "--format", help="--engine ray: parquet (the "
+                                      "default; columns row, label, proba_<label>) or jsonl "
+                                      "(row, label, probabilities). Example: --format jsonl"),
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
 ):
@@ -452,7 +474,10 @@ def predict(
     Output line k belongs to input row k: no row is skipped, and an empty text (a blank line
     in a one-column file too) stops with an error naming its line. Label columns are ignored.
     Inputs are sorted by length and batched by token budget, using every core.
+    With --engine ray, each output row carries `row`, its 0-based index across all input
+    files in sorted order.
     Example: textune predict my-model --data new.csv --output predictions.jsonl
+    Example: textune predict my-model --data 'texts/*.csv' --output out/ --engine ray
     """
     import time
 
@@ -461,6 +486,23 @@ def predict(
 
     if backend not in BACKENDS:
         _fail(ValueError(f"unknown --backend '{backend}'; choose one of {list(BACKENDS)}."))
+    if engine == "ray":
+        _predict_ray(model_dir, data, output, backend=backend, address=address, actors=actors,
+                     batch_size=batch_size, fmt=fmt or "parquet", chunk_size=chunk_size,
+                     text_column=text_column, text_pair_column=text_pair_column,
+                     quoting=quoting, unescape_html=unescape_html, header=not no_header,
+                     progress=progress, as_json=as_json)
+        return
+    if engine != "local":
+        _fail(ValueError(f"unknown --engine '{engine}'; choose local or ray."))
+    ray_only = [name for name, used in (("--address", address is not None),
+                                        ("--actors", actors is not None),
+                                        ("--batch-size", batch_size != 1024),
+                                        ("--format", fmt not in (None, "jsonl")))
+                if used]
+    if ray_only:
+        _fail(ValueError(f"{', '.join(ray_only)}: only with --engine ray (the local engine "
+                         "writes one JSONL file)."))
     try:
         predictor = load_predictor(model_dir, backend)
         t0 = time.perf_counter()
@@ -471,10 +513,27 @@ def predict(
         seconds = time.perf_counter() - t0
     except (DataError, FileNotFoundError, ValueError) as e:
         _fail(e)
-    _emit({"n": n, "output": str(output), "backend": backend, "seconds": round(seconds, 3),
+    _emit({"n": n, "output": str(output), "backend": backend, "engine": "local",
+           "seconds": round(seconds, 3),
            "texts_per_second": round(n / max(seconds, 1e-9), 1)}, as_json,
           "" if as_json else f"wrote {n} predictions to {output} ({n / max(seconds, 1e-9):.0f} "
           "texts/s)")
+
+
+def _predict_ray(model_dir: Path, data: Path, output: Path, *, as_json: bool, **kw) -> None:
+    from .serving.ray_predict import RayMissing, ray_predict
+
+    try:
+        r = ray_predict(model_dir, data, output, **kw)
+    except RayMissing as e:
+        _fail(e)
+    except (DataError, FileNotFoundError, ValueError) as e:
+        _fail(e)
+    done = f", {r['skipped']} of {len(r['parts'])} parts were already complete" \
+        if r["skipped"] else ""
+    _emit(r, as_json, "" if as_json else
+          f"wrote {r['predicted']} predictions to {len(r['parts']) - r['skipped']} parts in "
+          f"{output} ({r['texts_per_second']:.0f} texts/s with {r['actors']} actors{done})")
 
 
 @app.command()

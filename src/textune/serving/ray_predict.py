@@ -1,0 +1,439 @@
+"""`textune predict --engine ray`: files streamed through one model per Ray actor.
+
+The pipeline is the README's Ray Data recipe with files in front and parts behind:
+
+    input files (sorted) ─► read tasks ─► map_batches(RayPredictor, one model per actor) ─►
+    the driver, in input order ─► one output part per input file, temp name then rename
+
+- Reading reuses `examples_in_chunks` (the readers `textune predict` uses: same dialect
+  choice, same validation, errors naming the file, row and line). A read task yields
+  chunks of `chunk_size` rows, so a large file streams and several files read in parallel.
+- Prediction is `BatchPredictor` (`predict_frame`): one model per actor, each actor using as
+  many threads as CPUs Ray gave it (1).
+- Ray Data preserves order here, so the driver receives file 0's rows, then file 1's, ... and
+  numbers them (`row`: 0-based across all input files, in sorted order). It checks that every
+  file's rows arrive exactly once (0, 1, ..., last, flagged by the reader) before renaming
+  its part into place; a worker that dies mid-run is restarted by Ray, which retries its
+  batch, and a gap or a duplicate would stop the run rather than be written.
+- Resuming: a part that exists is complete (only complete parts are renamed into place), so
+  a rerun skips its input file and reads its row count from the part.
+
+Ray is an optional extra (`pip install 'textune[ray]'`); nothing here imports it at module
+level.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..data import DataError
+from .batch import BatchPredictor, examples_in_chunks, predict_frame
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("parquet", "jsonl")
+INPUT_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json", ".parquet", ".pq")
+RAY_MISSING = ("--engine ray needs Ray: pip install 'textune[ray]' (Ray Data {}); or drop "
+               "--engine ray to predict in this process.")
+
+
+class RayMissing(ImportError):
+    """Ray is not installed; the message says how to install it."""
+
+
+def import_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401 - the [data] extra: pandas/pyarrow glue
+    except ImportError as e:
+        raise RayMissing(RAY_MISSING.format(">=2.40")) from e
+    return ray
+
+
+# -------------------------------------------------------------------------------- inputs
+
+
+def input_files(data: str | os.PathLike) -> list[Path]:
+    """The files `--data` names: a file; a folder's files (not its subfolders; names starting
+    with '.' or '_' skipped); or a glob pattern. Sorted by path: that order numbers the rows."""
+    data = str(data)
+    path = Path(data)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.name[0] not in "._"
+                       and _is_input(p))
+        where = f"folder {path}"
+    elif glob.has_magic(data):
+        files = sorted(Path(p) for p in glob.glob(data, recursive=True)
+                       if Path(p).is_file() and _is_input(Path(p)))
+        where = f"pattern {data!r}"
+    else:
+        raise DataError(f"{path}: no such file or folder. Check the path (relative paths "
+                        f"start at {Path.cwd()}).")
+    if not files:
+        raise DataError(f"{where} holds no CSV, TSV, JSONL or Parquet files "
+                        f"({', '.join(INPUT_SUFFIXES)}, optionally .gz).")
+    return files
+
+
+def _is_input(path: Path) -> bool:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes.pop()
+    return bool(suffixes) and suffixes[-1] in INPUT_SUFFIXES
+
+
+def part_path(output: Path, index: int, source: Path, fmt: str) -> Path:
+    """Input file `index` (in sorted order) -> its part; the name keeps the source's name."""
+    return output / f"part-{index:05d}-{source.name}.{fmt}"
+
+
+# -------------------------------------------------------------------------------- workers
+
+
+def read_files(batch: pd.DataFrame, *, chunk_size: int, text_column: str | None,
+               text_pair_column: str | None, quoting: str, unescape_html: bool,
+               header: bool):
+    """Ray Data read step: (file, path) rows in, frames of `file`, `row` (in that file),
+    `last` (its last row), `text` [, `text_pair`] out, `chunk_size` rows at a time."""
+    for index, path in zip(batch["file"].tolist(), batch["path"].tolist()):
+        pending = None
+        for ex, offset in examples_in_chunks(Path(path), chunk_size, text_column=text_column,
+                                             text_pair_column=text_pair_column,
+                                             quoting=quoting, unescape_html=unescape_html,
+                                             header=header):
+            frame = pd.DataFrame({"file": np.full(len(ex), index, np.int64),
+                                  "row": np.arange(offset, offset + len(ex), dtype=np.int64),
+                                  "last": np.zeros(len(ex), bool), "text": ex.texts})
+            if ex.text_pairs is not None:
+                frame["text_pair"] = ex.text_pairs
+            if pending is not None:
+                yield pending
+            pending = frame
+        if pending is None:
+            raise DataError(f"{path}: no data rows.")
+        pending.loc[pending.index[-1], "last"] = True  # one chunk of lookahead marks the end
+        yield pending
+
+
+class RayPredictor(BatchPredictor):
+    """The actor: `BatchPredictor` on the read step's frames, keeping `file`, `row`, `last`
+    and dropping the texts (only predictions travel back to the driver)."""
+
+    def __init__(self, model_dir: str, backend: str = "torch",
+                 sources: Sequence[str] = (), threads: int | None = None):
+        _quiet_loading()
+        super().__init__(model_dir, backend, text_column="text", keep_columns=False,
+                         threads=threads)
+        self.sources = list(sources)
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        pairs = "text_pair" in batch.columns
+        if pairs != bool(self.predictor.is_pair_):
+            want = "(text, text_pair) rows" if self.predictor.is_pair_ else "single texts"
+            name = self.sources[int(batch["file"].iloc[0])] if self.sources else "input"
+            raise DataError(f"{name}: this model was trained on {want}; pass the same kind "
+                            "of input (see --text-pair-column).")
+        out = predict_frame(batch, self.predictor, text_column="text",
+                            text_pair_column="text_pair" if pairs else None,
+                            keep_columns=False)
+        out.insert(0, "last", batch["last"].to_numpy())
+        out.insert(0, "row", batch["row"].to_numpy())
+        out.insert(0, "file", batch["file"].to_numpy())
+        return out.reset_index(drop=True)
+
+
+def _quiet_loading() -> None:
+    """No per-actor 'Loading weights' bars in the driver's log (Ray forwards worker stderr)."""
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    except Exception:  # noqa: BLE001 - cosmetic only (an ONNX-only install has none)
+        pass
+
+
+# -------------------------------------------------------------------------------- parts
+
+
+class _Part:
+    """One output part, written to a hidden temp name and renamed when its last row is in."""
+
+    def __init__(self, path: Path, fmt: str, index: int, first_row: int):
+        self.path, self.fmt, self.index, self.first_row = path, fmt, index, first_row
+        self.tmp = path.with_name(f".{path.name}.tmp")
+        self.n = 0
+        self._writer = None
+        self._file = open(self.tmp, "w", encoding="utf-8") if fmt == "jsonl" else None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        frame = frame.drop(columns=["file", "last"])
+        frame["row"] = frame["row"] + self.first_row
+        if self.fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.tmp, table.schema)
+            self._writer.write_table(table)
+        else:
+            key = frame.columns[1]  # label, or labels for a multi-label model
+            probas = [c for c in frame.columns[2:]]
+            names = [c[len("proba_"):] for c in probas]
+            values = frame[probas].to_numpy(np.float64)
+            for r, chosen, p in zip(frame["row"].tolist(), frame[key].tolist(), values):
+                if isinstance(chosen, np.ndarray):
+                    chosen = chosen.tolist()
+                self._file.write(json.dumps({"row": r, key: chosen, "probabilities": {
+                    c: round(float(v), 6) for c, v in zip(names, p)}}) + "\n")
+        self.n += len(frame)
+
+    def commit(self) -> None:
+        self.close()
+        os.replace(self.tmp, self.path)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def discard(self) -> None:
+        self.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def part_rows(path: Path, fmt: str) -> np.ndarray:
+    """The `row` column of a complete part."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path, columns=["row"])["row"].to_numpy()
+    with open(path, encoding="utf-8") as f:
+        return np.array([json.loads(line)["row"] for line in f if line.strip()], np.int64)
+
+
+# -------------------------------------------------------------------------------- driver
+
+
+def ray_predict(model_dir: str | os.PathLike, data: str | os.PathLike,
+                output: str | os.PathLike, *, backend: str = "torch",
+                address: str | None = None, actors: int | None = None,
+                batch_size: int = 1024, chunk_size: int = 10_000, fmt: str = "parquet",
+                text_column: str | None = None, text_pair_column: str | None = None,
+                quoting: str = "auto", unescape_html: bool = False, header: bool = True,
+                progress: bool = False, predictor_cls: type = RayPredictor) -> dict:
+    """Predict every row of the files `data` names into one part per file under `output`.
+
+    Returns {"n", "predicted", "skipped", "parts", "actors", "seconds", ...}. A Ray session
+    already started in this process (`ray.init`) is used as it is; otherwise `ray.init(address)`
+    connects (None: $RAY_ADDRESS or a cluster `ray start` runs here, else a new local one;
+    "local": always a new local one; "auto" or "ray://host:10001": an existing one) and
+    disconnects at the end. `predictor_cls` is the actor class (a
+    `RayPredictor` subclass).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown --format '{fmt}'; choose one of {list(FORMATS)}.")
+    t0 = time.perf_counter()
+    model_dir = Path(model_dir)
+    if not model_dir.exists():
+        raise FileNotFoundError(f"{model_dir}: no such model folder.")
+    files = input_files(data)
+    output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise DataError(f"{output} is a file; --engine ray writes a folder of parts "
+                        "(one per input file). Pass a folder name.")
+    output.mkdir(parents=True, exist_ok=True)
+    for stale in output.glob(".part-*.tmp"):  # a run killed mid-part left it: redo that part
+        stale.unlink()
+    parts = [part_path(output, i, f, fmt) for i, f in enumerate(files)]
+    done = {i: p for i, p in enumerate(parts) if p.exists()}
+    pending = [i for i in range(len(files)) if i not in done]
+    if done:
+        log.info("%s: %d of %d parts already complete; predicting the other %d input files.",
+                 output, len(done), len(files), len(pending))
+    state = _Driver(files, parts, done, fmt)
+    n_actors = 0
+    if pending:
+        ray = import_ray()
+        started = not ray.is_initialized()
+        if started:
+            _start_ray(ray, address)
+        try:
+            n_actors = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+            ds = _pipeline(ray, model_dir, files, pending, backend=backend, actors=n_actors,
+                           batch_size=batch_size, chunk_size=chunk_size,
+                           text_column=text_column, text_pair_column=text_pair_column,
+                           quoting=quoting, unescape_html=unescape_html, header=header,
+                           progress=progress, predictor_cls=predictor_cls)
+            log.info("predicting %d files with %d actors (backend %s, batches of %d rows)",
+                     len(pending), n_actors, backend, batch_size)
+            try:
+                with _ray_data_errors_muted():
+                    for block in ds.iter_batches(batch_size=None, batch_format="pandas"):
+                        state.take(block)
+            except Exception as e:  # noqa: BLE001 - Ray wraps the worker's error
+                state.abort()
+                error = _user_error(e)
+                if error is e:  # not the user's data: Ray's own log had the details
+                    log.error("Ray prediction failed: %s", e)
+                    raise
+                raise error from None
+        finally:
+            if started:
+                ray.shutdown()
+    state.finish()
+    seconds = time.perf_counter() - t0
+    return {"n": state.offset, "predicted": state.predicted, "skipped": len(done),
+            "output": str(output), "parts": [str(p) for p in parts], "format": fmt,
+            "backend": backend, "engine": "ray", "actors": n_actors,
+            "seconds": round(seconds, 3),
+            "texts_per_second": round(state.predicted / max(seconds, 1e-9), 1)}
+
+
+class _ray_data_errors_muted:
+    """Ray Data logs a worker's exception with its traceback before raising it; the error
+    is re-raised here, named plainly (a bad row: its file, row and line), so its log is
+    muted while the dataset runs."""
+
+    def __enter__(self):
+        self.logger = logging.getLogger("ray.data")
+        self.level = self.logger.level
+        self.logger.setLevel(logging.CRITICAL)
+
+    def __exit__(self, *exc):
+        self.logger.setLevel(self.level)
+
+
+def _start_ray(ray, address: str | None) -> None:
+    """Connect (or start a local cluster); Ray's own INFO chatter stays out of our log."""
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
+
+
+def _pipeline(ray, model_dir: Path, files: list[Path], pending: list[int], *, backend: str,
+              actors: int, batch_size: int, chunk_size: int, text_column, text_pair_column,
+              quoting: str, unescape_html: bool, header: bool, progress: bool,
+              predictor_cls: type):
+    ctx = ray.data.DataContext.get_current()
+    ctx.execution_options.preserve_order = True  # the driver writes parts in input order
+    ctx.enable_progress_bars = progress
+    items = [{"file": i, "path": str(files[i].resolve())} for i in pending]
+    ds = ray.data.from_items(items, override_num_blocks=len(items))
+    # reading is light next to inference: it takes no CPU slot, so N actors fill N CPUs
+    ds = ds.map_batches(read_files, batch_size=1, batch_format="pandas", num_cpus=0,
+                        fn_kwargs=dict(chunk_size=chunk_size, text_column=text_column,
+                                       text_pair_column=text_pair_column, quoting=quoting,
+                                       unescape_html=unescape_html, header=header))
+    return ds.map_batches(predictor_cls, batch_size=batch_size, batch_format="pandas",
+                          compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1,
+                          fn_constructor_kwargs=dict(model_dir=str(model_dir.resolve()),
+                                                     backend=backend,
+                                                     sources=[str(f) for f in files]))
+
+
+class _Driver:
+    """Receives predicted rows in input order; numbers them and writes the parts."""
+
+    def __init__(self, files: list[Path], parts: list[Path], done: dict[int, Path], fmt: str):
+        self.files, self.parts, self.done, self.fmt = files, parts, done, fmt
+        self.next = 0        # the next input file to account for
+        self.offset = 0      # rows in the files before it
+        self.predicted = 0
+        self.part: _Part | None = None
+
+    def take(self, block: pd.DataFrame) -> None:
+        if not len(block):
+            return
+        file = block["file"].to_numpy()
+        cuts = np.flatnonzero(np.diff(file)) + 1
+        for start, stop in zip([0, *cuts], [*cuts, len(block)]):
+            self._take_file(int(file[start]), block.iloc[start:stop])
+
+    def _take_file(self, index: int, rows: pd.DataFrame) -> None:
+        if self.part is None or self.part.index != index:
+            if self.part is not None:
+                raise RuntimeError(f"{self.files[self.part.index]}: rows stopped after "
+                                   f"{self.part.n} before its last row arrived.")
+            self._skip_done(until=index)
+            self.part = _Part(self.parts[index], self.fmt, index, self.offset)
+        got = rows["row"].to_numpy()
+        want = np.arange(self.part.n, self.part.n + len(rows))
+        if not np.array_equal(got, want):
+            raise RuntimeError(f"{self.files[index]}: rows arrived out of order or twice "
+                               f"(expected rows {want[0]}..{want[-1]}, got {got[:5].tolist()}"
+                               "...); nothing was written for this file.")
+        self.part.write(rows)
+        if bool(rows["last"].iloc[-1]):
+            self.part.commit()
+            self.offset += self.part.n
+            self.predicted += self.part.n
+            self.next = index + 1
+            self.part = None
+
+    def _skip_done(self, until: int) -> None:
+        """Account for the complete parts before input file `until` (their rows come first)."""
+        while self.next < until:
+            if self.next not in self.done:
+                raise RuntimeError(f"{self.files[self.next]}: no rows arrived for it.")
+            rows = part_rows(self.done[self.next], self.fmt)
+            if not np.array_equal(rows, np.arange(self.offset, self.offset + len(rows))):
+                raise DataError(
+                    f"{self.done[self.next]} numbers its rows {rows[:1].tolist()}..., but "
+                    f"its input file now starts at row {self.offset}: the input files "
+                    "changed since it was written. Delete the output folder (or use a new "
+                    "--output) to predict them all again.")
+            self.offset += len(rows)
+            self.next += 1
+
+    def finish(self) -> None:
+        if self.part is not None:
+            self.abort()
+            raise RuntimeError("the prediction stream ended before the last row of "
+                               f"{self.files[self.part.index]}.")
+        self._skip_done(until=len(self.files))
+
+    def abort(self) -> None:
+        if self.part is not None:
+            self.part.discard()
+            self.part = None
+
+
+def _user_error(e: BaseException) -> BaseException:
+    """The DataError (or missing file / bad value) a worker raised, without Ray's wrapping
+    and traceback; other errors as they are."""
+    seen = set()
+    todo = [e]
+    while todo:
+        x = todo.pop(0)
+        if x is None or id(x) in seen:
+            continue
+        seen.add(id(x))
+        cause = getattr(x, "cause", None)
+        if isinstance(x, (DataError, FileNotFoundError, ValueError)) and not _is_ray_wrapper(x):
+            msg = str(x).split(_RAY_RETRY_NOTE)[0]  # Ray Data appends its retry advice
+            return DataError(msg) if isinstance(x, DataError) else type(x)(msg)
+        todo += [cause, x.__cause__, x.__context__]
+    return e
+
+
+_RAY_RETRY_NOTE = "\nFailed to apply UDF transform"
+
+
+def _is_ray_wrapper(x: BaseException) -> bool:
+    return any(c.__module__.startswith("ray.") for c in type(x).__mro__)
