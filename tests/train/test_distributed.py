@@ -52,3 +52,64 @@ def test_accelerate_launch_two_cpu_processes(method, tmp_path):
         assert ranks[0]["procs"] == 2
     assert ranks[0]["proba"] == ranks[1]["proba"]  # DDP kept the replicas identical
     assert (tmp_path / "model" / "textune.json").is_file()
+
+
+RESUME_SCRIPT = """
+import json, sys
+from accelerate import PartialState
+from textune import TextClassifier
+texts = ["a wonderful, moving film", "brilliant acting and a great story",
+         "i loved every minute of it", "funny, warm and beautifully made",
+         "a dull, tedious mess", "terrible acting and a boring plot",
+         "i hated every minute of it", "lazy, clumsy and badly made",
+         "an average film", "it was fine i guess", "neither good nor bad", "watchable, forgettable"]
+labels = ["good"] * 4 + ["bad"] * 4 + ["so-so"] * 4
+mode, out = sys.argv[1], sys.argv[2]
+ck = {} if mode == "full" else dict(checkpoint_dir=f"{out}/ck", checkpoint_every=2)
+clf = TextClassifier(method="finetune", epochs=4, batch_size=2, seed=0, **ck).fit(
+    texts, labels, resume=mode == "resume")
+rank = PartialState().process_index
+with open(f"{out}/{mode}{rank}.json", "w") as f:
+    json.dump({"proba": clf.predict_proba(texts).tolist(),
+               "resumed_from": clf.fit_stats_.get("resumed_from")}, f)
+"""
+
+
+def test_two_processes_killed_mid_run_resume_to_the_same_model(tmp_path):
+    """Every process's RNG states go into the checkpoint, so a data-parallel run resumes
+    exactly too (SIGKILL to every process of the launch, then the same launch + resume)."""
+    import signal
+    import time
+
+    launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    if launcher is None:
+        pytest.skip("the accelerate launcher is not installed beside this Python")
+    script = tmp_path / "train.py"
+    script.write_text(RESUME_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+
+    def launch(mode):
+        return subprocess.Popen(
+            [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+             "--mixed_precision", "no", "--dynamo_backend", "no", str(script), mode,
+             str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, start_new_session=True)
+
+    for mode in ("full", "kill", "resume"):
+        proc = launch(mode)
+        if mode == "kill":
+            deadline = time.monotonic() + 300
+            while not (tmp_path / "ck" / "step-00000004").is_dir():
+                assert proc.poll() is None and time.monotonic() < deadline, \
+                    proc.communicate()[1][-3000:]
+                time.sleep(0.01)
+            os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both workers
+            proc.wait()
+            continue
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+    full, resumed = (json.loads((tmp_path / f"{m}0.json").read_text()) for m in ("full", "resume"))
+    other = json.loads((tmp_path / "resume1.json").read_text())
+    assert resumed["resumed_from"] >= 4
+    assert resumed["proba"] == other["proba"]  # the replicas agree
+    assert resumed["proba"] == full["proba"]  # and equal the run never stopped
