@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from textune import TextClassifier
-from textune.classifier import DECISION_PARAMS
+from textune.classifier import CHECKPOINT_PARAMS, DECISION_PARAMS
 from textune.cli import app
 from textune.compare.grid import cell_params, check_params, parse_method_options
 from textune.methods import METHODS, MethodParamError, knobs, readers, variants
@@ -30,8 +30,8 @@ def test_config_fields_are_estimator_parameters_with_its_defaults():
             assert k["default"] == DEFAULTS[k["name"]], (label, k["name"])
             assert k["help"], (label, k["name"])
     # every parameter has a reader: a method, or the classifier itself (how multi-label
-    # probabilities become labels)
-    assert set(readers()) == set(DEFAULTS) - {"method", *DECISION_PARAMS}
+    # probabilities become labels), or the engine (checkpoints, the same for every method)
+    assert set(readers()) == set(DEFAULTS) - {"method", *DECISION_PARAMS, *CHECKPOINT_PARAMS}
 
 
 def _refused(label, cfg):
