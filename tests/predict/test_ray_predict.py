@@ -148,6 +148,7 @@ def test_without_ray_the_error_says_how_to_install(probe_model, tmp_path, monkey
                               str(tmp_path / "out"), "--engine", "ray"])
     assert res.exit_code == 2
     assert "pip install 'textune[ray]'" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "out").exists()  # nothing written
 
 
 def test_ray_options_need_the_ray_engine(probe_model, tmp_path):

@@ -248,6 +248,7 @@ def ray_predict(model_dir: str | os.PathLike, data: str | os.PathLike,
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown --format '{fmt}'; choose one of {list(FORMATS)}.")
+    ray = import_ray()  # before anything is written
     t0 = time.perf_counter()
     model_dir = Path(model_dir)
     if not model_dir.exists():
@@ -269,28 +270,27 @@ def ray_predict(model_dir: str | os.PathLike, data: str | os.PathLike,
     state = _Driver(files, parts, done, fmt)
     n_actors = 0
     if pending:
-        ray = import_ray()
         started = not ray.is_initialized()
         if started:
             _start_ray(ray, address)
         try:
             n_actors = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
-            ds = _pipeline(ray, model_dir, files, pending, backend=backend, actors=n_actors,
-                           batch_size=batch_size, chunk_size=chunk_size,
-                           text_column=text_column, text_pair_column=text_pair_column,
-                           quoting=quoting, unescape_html=unescape_html, header=header,
-                           progress=progress, predictor_cls=predictor_cls)
             log.info("predicting %d files with %d actors (backend %s, batches of %d rows)",
                      len(pending), n_actors, backend, batch_size)
             try:
-                with _ray_data_errors_muted():
+                with _ray_data_errors_muted(), _data_context(ray, progress):
+                    ds = _pipeline(ray, model_dir, files, pending, backend=backend,
+                                   actors=n_actors, batch_size=batch_size,
+                                   chunk_size=chunk_size, text_column=text_column,
+                                   text_pair_column=text_pair_column, quoting=quoting,
+                                   unescape_html=unescape_html, header=header,
+                                   predictor_cls=predictor_cls)
                     for block in ds.iter_batches(batch_size=None, batch_format="pandas"):
                         state.take(block)
             except Exception as e:  # noqa: BLE001 - Ray wraps the worker's error
                 state.abort()
                 error = _user_error(e)
-                if error is e:  # not the user's data: Ray's own log had the details
-                    log.error("Ray prediction failed: %s", e)
+                if error is e:  # not about the user's data: the traceback is the report
                     raise
                 raise error from None
         finally:
@@ -303,6 +303,24 @@ def ray_predict(model_dir: str | os.PathLike, data: str | os.PathLike,
             "backend": backend, "engine": "ray", "actors": n_actors,
             "seconds": round(seconds, 3),
             "texts_per_second": round(state.predicted / max(seconds, 1e-9), 1)}
+
+
+class _data_context:
+    """Ray Data settings for this run only (a Python caller's own datasets keep theirs):
+    order preserved, so the driver writes parts in input order; bars only when wanted."""
+
+    def __init__(self, ray, progress: bool):
+        self.ctx, self.progress = ray.data.DataContext.get_current(), progress
+
+    def __enter__(self):
+        self.saved = (self.ctx.execution_options.preserve_order,
+                      self.ctx.enable_progress_bars)
+        self.ctx.execution_options.preserve_order = True
+        self.ctx.enable_progress_bars = self.progress
+
+    def __exit__(self, *exc):
+        (self.ctx.execution_options.preserve_order,
+         self.ctx.enable_progress_bars) = self.saved
 
 
 class _ray_data_errors_muted:
@@ -328,11 +346,7 @@ def _start_ray(ray, address: str | None) -> None:
 
 def _pipeline(ray, model_dir: Path, files: list[Path], pending: list[int], *, backend: str,
               actors: int, batch_size: int, chunk_size: int, text_column, text_pair_column,
-              quoting: str, unescape_html: bool, header: bool, progress: bool,
-              predictor_cls: type):
-    ctx = ray.data.DataContext.get_current()
-    ctx.execution_options.preserve_order = True  # the driver writes parts in input order
-    ctx.enable_progress_bars = progress
+              quoting: str, unescape_html: bool, header: bool, predictor_cls: type):
     items = [{"file": i, "path": str(files[i].resolve())} for i in pending]
     ds = ray.data.from_items(items, override_num_blocks=len(items))
     # reading is light next to inference: it takes no CPU slot, so N actors fill N CPUs
