@@ -474,10 +474,12 @@ def predict(
     Output line k belongs to input row k: no row is skipped, and an empty text (a blank line
     in a one-column file too) stops with an error naming its line. Label columns are ignored.
     Inputs are sorted by length and batched by token budget, using every core.
-    With --engine ray, each output row carries `row`, its 0-based index across all input
-    files in sorted order.
     Example: textune predict my-model --data new.csv --output predictions.jsonl
-    Example: textune predict my-model --data 'texts/*.csv' --output out/ --engine ray
+
+    With --engine ray, files stream through one model per Ray actor into one part per input
+    file, and each output row carries `row`, its 0-based index across all input files in
+    sorted order. Example: textune predict my-model --data 'texts/*.csv' --output out/
+    --engine ray
     """
     import time
 
