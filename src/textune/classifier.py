@@ -79,6 +79,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
       template: its prompt, with {text} (and {text_pair}).
     - head_c: inverse regularisation of the logistic-regression head (setfit/probe).
     - max_length: token limit per text (None: the backbone's, at most 256).
+    - long_text: texts over `max_length` (setfit/probe): "truncate", or "chunk": read whole
+      at prediction, in windows of `max_length` tokens overlapping by `stride` (None:
+      max_length // 4) whose embeddings are averaged; the head is fitted on the same pooled
+      embeddings, and contrastive training reads each text's first window.
     - bf16: "auto" (bf16 autocast where the hardware has it), True, False.
     - seed: makes sampling, batching and initialisation reproducible.
     - threshold, min_labels: multi-label models (trained on label sets) predict every label
@@ -104,6 +108,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                  merge: bool = False, lora_r: int = 8, num_virtual_tokens: int = 20,
                  verbalizers: dict | None = None, template: str | None = None,
                  loss: str = "cosine", head_c: float = 1.0, max_length: int | None = None,
+                 long_text: str = "truncate", stride: int | None = None,
                  bf16: Any = "auto", seed: int = 0, show_progress: bool = False,
                  threshold: float | str = DEFAULT_THRESHOLD, min_labels: int = 0,
                  checkpoint_dir: str | Path | None = None, checkpoint_every: int | None = None,
@@ -129,6 +134,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.loss = loss
         self.head_c = head_c
         self.max_length = max_length
+        self.long_text = long_text
+        self.stride = stride
         self.bf16 = bf16
         self.seed = seed
         self.show_progress = show_progress

@@ -182,6 +182,14 @@ def train(
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Token limit per text "
                                              "(default: the backbone's, 256 for MiniLM). "
                                              "Example: --max-length 128"),
+    long_text: str = typer.Option("truncate", "--long-text", help="setfit/probe: texts over "
+                                  "--max-length are truncated, or with 'chunk' read whole: "
+                                  "windows of --max-length tokens overlapping by --stride, "
+                                  "embeddings averaged (prediction, ONNX and serving alike). "
+                                  "Example: --long-text chunk"),
+    stride: Optional[int] = typer.Option(None, "--stride", help="Tokens shared by consecutive "
+                                         "windows with --long-text chunk (default: max length "
+                                         "// 4). Example: --stride 32"),
     threshold: str = typer.Option("0.5", "--threshold", help="Multi-label data: predict "
                                   "every label whose probability reaches this, or 'tune': "
                                   "each label's threshold maximising its F1 on held-out rows "
@@ -246,6 +254,7 @@ def train(
                              patience=patience, class_weight=class_weight, merge=merge,
                              lora_r=lora_r, verbalizers=_parse_verbalizers(verbalizers),
                              template=template, max_length=max_length, seed=seed,
+                             long_text=long_text, stride=stride,
                              show_progress=progress, threshold=threshold,
                              min_labels=min_labels,
                              checkpoint_dir=checkpoint_dir or output.with_name(

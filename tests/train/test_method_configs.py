@@ -64,7 +64,8 @@ def test_a_parameter_the_method_reads_is_accepted_and_saved(tmp_path):
     clf.save(tmp_path / "m")
     saved = json.loads((tmp_path / "m" / "textune.json").read_text())
     assert saved["method_config"] == {"model": "minilm", "max_length": 32, "seed": 0,
-                                      "show_progress": False, "head_c": 2.0}
+                                      "show_progress": False, "long_text": "truncate",
+                                      "stride": None, "head_c": 2.0}
     assert TextClassifier.load(tmp_path / "m").method_config_ == saved["method_config"]
 
 

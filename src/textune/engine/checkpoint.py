@@ -183,6 +183,7 @@ def write(ck: Checkpointing, step: int, *, rank: int, is_main: bool, barrier,
     """Write the checkpoint of `step` atomically; every process calls this (`barrier`
     waits for all), each writing its own RNG states; the main process writes the rest,
     renames the folder into place and prunes old checkpoints."""
+    t0 = time.perf_counter()
     target = ck.dir / f"{PREFIX}{step:08d}"
     tmp = ck.dir / f"{TMP_PREFIX}{step:08d}"
     if is_main:
@@ -206,7 +207,7 @@ def write(ck: Checkpointing, step: int, *, rank: int, is_main: bool, barrier,
         _fsync_dir(ck.dir)
         for old in complete(ck.dir)[:-ck.keep]:
             shutil.rmtree(old, ignore_errors=True)
-        log.info("checkpoint written: %s", target)
+        log.info("checkpoint written: %s (%.1fs)", target, time.perf_counter() - t0)
     barrier()
     ck.written()
     return target

@@ -62,6 +62,16 @@ class SupervisedConfig(LoopConfig):
                                 "(None: 2 with a validation split)")
 
 
+@dataclass
+class LongTextConfig:
+    """What the sentence-embedding methods read about texts longer than `max_length`."""
+
+    long_text: str = knob("truncate", "texts over max_length: 'truncate', or 'chunk' (read "
+                          "whole: overlapping windows, embeddings averaged)")
+    stride: int | None = knob(None, "tokens shared by consecutive windows with "
+                              "long_text='chunk' (None: max_length // 4)")
+
+
 class MethodParamError(ValueError):
     """A parameter was set that the chosen method would ignore."""
 

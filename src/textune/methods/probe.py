@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import Examples
-from .config import MethodConfig, knob
+from .config import LongTextConfig, MethodConfig, knob
 
 
 @dataclass
-class ProbeConfig(MethodConfig):
+class ProbeConfig(LongTextConfig, MethodConfig):
     head_c: float = knob(1.0, "inverse regularisation of the logistic-regression head")
 
 

@@ -21,7 +21,7 @@ import torch
 from ..data import Examples
 from ..engine.losses import LOSSES
 from ..models.encoder import Encoder
-from .config import LoopConfig, knob
+from .config import LongTextConfig, LoopConfig, knob
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class ContrastiveTask:
 
 
 @dataclass
-class SetFitConfig(LoopConfig):
+class SetFitConfig(LongTextConfig, LoopConfig):
     steps: int | None = knob(None, "contrastive optimizer steps (None: `epochs` passes, 20 to "
                              "2,000)")
     loss: str = knob("cosine", f"contrastive loss: {', '.join(LOSSES)}")

@@ -42,11 +42,14 @@ class EmbeddingModel:
         save_arrays(self.head.state_dict(), folder / HEAD_FILE)
         return {"head": {"type": "logistic_regression", "file": HEAD_FILE, "body": BODY_DIR,
                          "multi_label": self.head.multi_label},
-                "embedding_dim": self.encoder.dim, "max_length": self.encoder.max_length}
+                "embedding_dim": self.encoder.dim, "max_length": self.encoder.max_length,
+                "long_text": {"mode": self.encoder.long_text, "stride": self.encoder.stride}}
 
     @classmethod
     def load(cls, folder: Path, config: dict) -> "EmbeddingModel":
-        encoder = Encoder.load(str(folder / BODY_DIR), default_device(), config.get("max_length"))
+        long_text = config.get("long_text") or {"mode": "truncate", "stride": None}
+        encoder = Encoder.load(str(folder / BODY_DIR), default_device(), config.get("max_length"),
+                               long_text["mode"], long_text["stride"])
         encoder.model.eval()
         head = LogisticHead.from_state_dict(load_arrays(folder / HEAD_FILE),
                                             C=config["params"].get("head_c", 1.0),
@@ -61,9 +64,20 @@ def load_encoder(clf, ex) -> Encoder:
     from ..engine.health import warn_unknown_tokens
 
     t0 = time.perf_counter()
-    encoder = Encoder.load(clf.model, None, clf.max_length)
+    # a method whose config has no long-text knobs (e.g. one outside textune) truncates
+    encoder = Encoder.load(clf.model, None, clf.max_length,
+                           getattr(clf, "long_text", "truncate"), getattr(clf, "stride", None))
     encoder.load_seconds = time.perf_counter() - t0
     warn_unknown_tokens(encoder.tokenizer, ex.texts, clf.model, log)
+    n_long = encoder.count_long(ex.texts, ex.text_pairs)
+    if n_long:
+        how = ("truncated (long_text='chunk', --long-text chunk, reads them whole)"
+               if encoder.long_text == "truncate" or ex.is_pair else
+               f"read whole in windows of {encoder.max_length} tokens overlapping by "
+               f"{encoder.stride}")
+        log.info("%d of %d training texts exceed max_length (%d tokens): %s", n_long, len(ex),
+                 encoder.max_length, how)
+    encoder.long_texts = n_long
     return encoder
 
 
@@ -75,7 +89,9 @@ def fit_head(encoder: Encoder, ex, y: np.ndarray, clf) -> tuple[EmbeddingModel, 
     head = LogisticHead(C=clf.head_c, multi_label=y.ndim == 2).fit(emb, y, seed=clf.seed)
     n_head = int(head.coef.size + head.intercept.size)
     return EmbeddingModel(encoder, head), {"head_parameters": n_head,
-                                           "load_seconds": getattr(encoder, "load_seconds", 0.0)}
+                                           "load_seconds": getattr(encoder, "load_seconds", 0.0),
+                                           "texts_over_max_length": getattr(encoder,
+                                                                            "long_texts", 0)}
 
 
 def held_out_head(model: EmbeddingModel, ex, y: np.ndarray, cfg, folds: int = 5):

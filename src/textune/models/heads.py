@@ -1,4 +1,5 @@
-"""Classification heads stored as plain arrays (safetensors), never pickled."""
+"""Classification heads stored as plain arrays (safetensors), never pickled, and the pooling
+of a long text's window embeddings that feeds them (numpy only: the ONNX path uses it too)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,11 @@ class LogisticHead:
         head.coef = np.asarray(state["coef"], dtype=np.float32)
         head.intercept = np.asarray(state["intercept"], dtype=np.float32)
         return head
+
+
+def mean_by_owner(rows: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """Average the rows (window embeddings) of each of `n` texts; `owner[i]`: row i's text."""
+    pooled = np.zeros((n, rows.shape[1]), dtype=np.float64)
+    np.add.at(pooled, owner, rows)
+    counts = np.bincount(owner, minlength=n)
+    return (pooled / counts[:, None]).astype(np.float32)

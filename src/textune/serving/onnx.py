@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
@@ -28,6 +29,7 @@ import numpy as np
 from ..artifact import selfcheck
 from ..artifact.files import atomic_dir
 from ..models.decision import Decision
+from ..models.heads import LogisticHead, mean_by_owner
 from .batch import model_card
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "textune.json"
 OPSET = 17
+HEAD_FILE = "head.safetensors"  # the same name as in a model folder
 
 
 class ExportError(ValueError):
@@ -114,6 +117,9 @@ def export_onnx(model_dir: str | os.PathLike, output: str | os.PathLike, *,
         if quantize == "int8":
             _quantize_int8(fp32, tmp)
         tokenizer.backend_tokenizer.save(str(tmp / TOKENIZER_FILE))
+        if clf.kind == "embedding" and encoder.long_text == "chunk":
+            # long texts: the caller pools window embeddings, then applies the head itself
+            shutil.copyfile(model_dir / HEAD_FILE, tmp / HEAD_FILE)
         config["onnx"] = {
             "file": MODEL_FILE, "tokenizer": TOKENIZER_FILE, "inputs": input_names,
             "outputs": outputs, "opset": OPSET, "max_length": max_length,
@@ -275,6 +281,7 @@ class OnnxClassifier:
     """
 
     def __init__(self, path: Path, session, tokenizer, config: dict):
+        self.head: LogisticHead | None = None  # set for long_text="chunk" exports
         self.path = path
         self.session = session
         self.tokenizer = tokenizer
@@ -311,8 +318,17 @@ class OnnxClassifier:
                                        providers=["CPUExecutionProvider"])
         tok = Tokenizer.from_file(str(path / TOKENIZER_FILE))
         tok.no_padding()
-        tok.enable_truncation(int(config["onnx"]["max_length"]))
+        long_text = config.get("long_text") or {"mode": "truncate"}
+        chunk = long_text["mode"] == "chunk"
+        tok.enable_truncation(int(config["onnx"]["max_length"]),
+                              stride=int(long_text["stride"]) if chunk else 0)
         clf = cls(path, session, tok, config)
+        if chunk:  # windows of a long text are pooled here, then the head is applied
+            from ..artifact.files import load_arrays
+
+            clf.head = LogisticHead.from_state_dict(
+                load_arrays(path / HEAD_FILE),
+                multi_label=config["head"].get("multi_label", False))
         if verify and selfcheck.KEY in config:
             int8 = config["onnx"].get("quantize") == "int8"
             selfcheck.verify(clf.predict_proba, config[selfcheck.KEY], str(path),
@@ -364,6 +380,16 @@ class OnnxClassifier:
             return np.zeros((0, k), np.float32), np.zeros((0, 0), np.float32)
         batch = list(texts) if pairs is None else list(zip(texts, pairs))
         encs = self.tokenizer.encode_batch(batch)
+        if self.head is not None and pairs is None:  # every window of every text
+            owner = np.repeat(np.arange(n), [1 + len(e.overflowing) for e in encs])
+            encs = [w for e in encs for w in (e, *e.overflowing)]
+            _, emb = self._run_rows(encs, batch_size, max_tokens, k)
+            pooled = mean_by_owner(emb, owner, n)
+            return self.head.predict_proba(pooled).astype(np.float32), pooled
+        return self._run_rows(encs, batch_size, max_tokens, k)
+
+    def _run_rows(self, encs, batch_size, max_tokens, k):
+        n = len(encs)
         lengths = np.array([len(e.ids) for e in encs])
         order = np.argsort(-lengths, kind="stable")
         proba = np.empty((n, k), np.float32)

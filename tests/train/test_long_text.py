@@ -1,0 +1,66 @@
+"""Long documents read whole (`long_text="chunk"`): a text three times longer than
+`max_length` whose only topical sentences come at the end is classified by that end, on
+every path (memory, reload, CLI, batch, HTTP, ONNX); truncation cannot see it. Real model,
+BBC News with its 5 topics as string labels in first-seen order."""
+
+import numpy as np
+import pytest
+
+from textune import Examples, TextClassifier
+from textune.methods import MethodParamError
+from tests.paths import assert_same_answer_everywhere
+
+MAX = 64
+# neutral words, about 2 x MAX tokens: the topic is only in the last window
+FILLER = "The following paragraphs were written down on an ordinary afternoon. " * 11
+
+
+@pytest.fixture(scope="module")
+def long_news(bbc_news5):
+    """Each held-out article's first two sentences, after the filler."""
+    train, test = bbc_news5
+    ends = [". ".join(t.split(". ")[:2]) for t in test.texts]
+    return train, Examples([FILLER + e for e in ends], list(test.labels), source="long news")
+
+
+def test_the_filler_is_three_windows_long(long_news):
+    from transformers import AutoTokenizer
+
+    from textune.models.backbones import resolve_backbone
+
+    tok = AutoTokenizer.from_pretrained(resolve_backbone("minilm"))
+    lengths = [len(tok(t)["input_ids"]) for t in long_news[1].texts]
+    assert min(lengths) >= 3 * MAX
+
+
+@pytest.mark.parametrize("method, params", [("probe", {}), ("setfit", {"steps": 20})])
+def test_a_long_text_is_classified_by_its_end(method, params, long_news, caplog):
+    train, test = long_news
+    truth = np.array(test.labels)
+    cut = TextClassifier(method=method, max_length=MAX, **params).fit(train)
+    caplog.set_level("INFO", logger="textune")
+    whole = TextClassifier(method=method, max_length=MAX, long_text="chunk", **params).fit(train)
+    assert "training texts exceed max_length (64 tokens): read whole in windows" in caplog.text
+    assert whole.fit_stats_["texts_over_max_length"] == len(train)  # every article is long
+    cut_acc = (cut.predict(test) == truth).mean()
+    whole_acc = (whole.predict(test) == truth).mean()
+    # truncated, every text is the filler alone: one topic for all of them
+    assert cut_acc <= 0.3 and len(set(cut.predict(test))) <= 2, cut_acc
+    assert whole_acc >= 0.6 and whole_acc >= cut_acc + 0.35, (whole_acc, cut_acc)
+
+
+def test_chunked_models_answer_the_same_on_every_path(long_news, tmp_path):
+    train, test = long_news
+    clf = TextClassifier(method="probe", max_length=MAX, long_text="chunk", stride=8).fit(train)
+    assert_same_answer_everywhere(clf, test, tmp_path)
+
+
+def test_long_text_settings_are_checked(tiny_texts):
+    texts, labels = tiny_texts
+    with pytest.raises(MethodParamError, match="long_text.*(probe|setfit)"):
+        TextClassifier(method="finetune", long_text="chunk").fit(texts, labels)
+    with pytest.raises(ValueError, match="long_text must be one of truncate, chunk"):
+        TextClassifier(method="probe", long_text="split").fit(texts, labels)
+    with pytest.raises(ValueError, match="stride .* between 0 and half of max_length"):
+        TextClassifier(method="probe", long_text="chunk", max_length=32,
+                       stride=20).fit(texts, labels)
