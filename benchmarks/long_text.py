@@ -73,7 +73,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for (method, mode), rs in summary.items():
         print(f"| {method} | {mode} | {statistics.mean(r['accuracy'] for r in rs):.3f} | "
-              f"{' / '.join(f'{r['accuracy']:.3f}' for r in rs)} | "
+              f"{' / '.join(format(r['accuracy'], '.3f') for r in rs)} | "
               f"{statistics.median(r['train_seconds'] for r in rs):.1f} | "
               f"{statistics.median(r['predict_seconds'] for r in rs):.1f} |")
     out = ROOT / "benchmarks" / "results"
