@@ -98,6 +98,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
       finishes.
     """
 
+    # `fit` removes its run's checkpoints when it completes; `textune train` turns this off
+    # and removes them only once the model folder is saved (a failed save keeps them)
+    clear_checkpoints_after_fit = True
+
     def __init__(self, method: str = "setfit", model: str = "minilm", *,
                  peft: str | None = None, steps: int | None = None,
                  epochs: float | None = None, batch_size: int | None = None,
@@ -194,7 +198,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.fit_stats_.setdefault("trainable_parameters", _trainable(stats))
         log.info("trained %s on %d examples, %d classes in %.1fs", self.method, len(ex),
                  len(self.classes_), self.train_seconds_)
-        if ck is not None:
+        self.checkpointing_ = ck
+        if ck is not None and self.clear_checkpoints_after_fit:
             ck.clear()  # the run is complete: its result is this model, not the checkpoints
         return self
 

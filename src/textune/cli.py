@@ -262,8 +262,11 @@ def train(
                              checkpoint_every=checkpoint_every,
                              checkpoint_minutes=checkpoint_minutes or None,
                              keep_checkpoints=keep_checkpoints)
+        clf.clear_checkpoints_after_fit = False
         clf.fit(ex, resume=resume)
         clf.save(output)
+        if clf.checkpointing_ is not None:
+            clf.checkpointing_.clear()  # the model folder is written: it is the result now
     except TrainingInterrupted as e:
         _interrupted(e, resume)
     except (DataError, BackboneError, FileNotFoundError, ValueError) as e:

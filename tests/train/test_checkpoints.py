@@ -221,3 +221,22 @@ def test_checkpoints_are_due_by_steps_by_time_and_on_a_signal(tmp_path):
     assert not ck.due(3) and not Checkpointing(tmp_path, minutes=None).due(3)
     ck.interrupted = signal.SIGINT
     assert ck.due(3)
+
+
+def test_a_failed_save_keeps_the_checkpoints(tiny_texts, tmp_path):
+    """`textune train` removes its checkpoints only once the model folder is written."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from textune.cli import app
+
+    texts, labels = tiny_texts
+    data = tmp_path / "train.csv"
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(data, index=False)
+    output = tmp_path / "model"
+    output.write_text("a file where the model folder should go")
+    r = CliRunner().invoke(app, ["train", "--data", str(data), "--output", str(output),
+                                 "--method", "finetune", "--epochs", "1", "--batch-size", "8",
+                                 "--max-length", "16", "--checkpoint-every", "1", "-q"])
+    assert r.exit_code != 0
+    assert [p.name for p in complete(tmp_path / "model.checkpoints")] == ["step-00000001"]

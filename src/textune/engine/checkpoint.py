@@ -118,18 +118,20 @@ class Checkpointing:
     @contextlib.contextmanager
     def signals(self) -> Iterator[None]:
         """While training, SIGINT/SIGTERM ask for a checkpoint at the end of the current
-        step; a second signal acts at once (the default handlers are back)."""
+        step. A second Ctrl-C acts at once (its default handler is back); a repeated SIGTERM
+        does not, since schedulers and launchers often send it twice."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
         old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
         def ask(signum, frame):
+            if self.interrupted is None:
+                log.warning("%s received: writing a checkpoint after this step%s",
+                            signal.Signals(signum).name,
+                            " (Ctrl-C again stops at once)" if signum == signal.SIGINT else "")
             self.interrupted = signum
-            log.warning("%s received: writing a checkpoint after this step (send it again to "
-                        "stop at once)", signal.Signals(signum).name)
-            for s, h in old.items():
-                signal.signal(s, h)
+            signal.signal(signal.SIGINT, old[signal.SIGINT])
 
         for s in old:
             signal.signal(s, ask)

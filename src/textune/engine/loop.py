@@ -223,7 +223,7 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
     show = cfg.progress and acc.is_local_main_process
     bar = tqdm(total=total, initial=result.steps, desc=cfg.desc, unit="step",
                disable=not show, leave=False)
-    window = [torch.tensor(v) for v in st["window"]]
+    window = [torch.tensor(v, device=acc.device) for v in st["window"]]
     t0 = time.perf_counter() - st["seconds"]
 
     def run_eval(epoch: float) -> bool:
@@ -258,6 +258,7 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
                  "seconds": time.perf_counter() - t0, "accelerator_step": acc.step,
                  "steps": result.steps, "history": result.history, "best": result.best,
                  "loss_first": result.loss_first,
+                 "loss_last": None if loss is None else loss.item(),
                  "last_pred": None if result.last_pred is None
                  else np.asarray(result.last_pred).tolist(),
                  "scheduler": sched.state_dict(),
@@ -321,12 +322,15 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
                         break
                 if result.steps >= total:
                     break
-                if ck is not None and _agree(acc, ck.due(result.steps)):
+                # 0: no checkpoint, 1: one is due, a signal number: one was received; the
+                # largest over all processes, so every one writes and stops together
+                code = 0 if ck is None else _agree(
+                    acc, ck.interrupted or int(ck.due(result.steps)))
+                if code:
                     path = save_checkpoint()
-                    if ck.interrupted is not None:
+                    if code > 1:
                         bar.close()
-                        raise checkpoint.TrainingInterrupted(ck.interrupted, result.steps,
-                                                             total, path)
+                        raise checkpoint.TrainingInterrupted(code, result.steps, total, path)
             st["epoch"] += 1
             st["batches"] = 0
             if window:
@@ -341,7 +345,7 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
                 stop = run_eval(st["epoch"])
     bar.close()
     result.seconds = time.perf_counter() - t0
-    result.loss_last = None if loss is None else loss.item()
+    result.loss_last = result.loss_last if loss is None else loss.item()
     result.epochs = result.steps / per_epoch
     result.stopped_early = stop and result.steps < total
     result.examples_per_second = st["n_examples"] * acc.num_processes / max(result.seconds, 1e-9)
@@ -393,20 +397,21 @@ def _restore(saved, acc, model, opt, sched, st: dict, result: TrainResult,
     result.history = saved.state["history"]
     result.best = saved.state["best"]
     result.loss_first = saved.state["loss_first"]
+    result.loss_last = saved.state.get("loss_last")
     if saved.state["last_pred"] is not None:
         result.last_pred = np.asarray(saved.state["last_pred"])
     result.resumed_from = result.steps
     return saved.best, saved.rng
 
 
-def _agree(acc, flag: bool) -> bool:
-    """One decision for every process (a signal or a clock may reach them at different
-    steps; a checkpoint needs all of them)."""
+def _agree(acc, code: int) -> int:
+    """The largest `code` over all processes: one decision for every process (a signal or a
+    clock may reach them at different steps; a checkpoint needs all of them)."""
     if acc.num_processes == 1:
-        return flag
-    t = torch.tensor([int(flag)], device=acc.device)
+        return code
+    t = torch.tensor([int(code)], device=acc.device)
     torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
-    return bool(t.item())
+    return int(t.item())
 
 
 def seed_everything(seed: int) -> None:

@@ -319,7 +319,8 @@ class OnnxClassifier:
         tok = Tokenizer.from_file(str(path / TOKENIZER_FILE))
         tok.no_padding()
         long_text = config.get("long_text") or {"mode": "truncate"}
-        chunk = long_text["mode"] == "chunk"
+        # pairs are always truncated (as in torch); a stride on a pair could even panic
+        chunk = long_text["mode"] == "chunk" and not config["text_pair"]
         tok.enable_truncation(int(config["onnx"]["max_length"]),
                               stride=int(long_text["stride"]) if chunk else 0)
         clf = cls(path, session, tok, config)

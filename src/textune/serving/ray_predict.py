@@ -441,7 +441,12 @@ def _user_error(e: BaseException) -> BaseException:
         cause = getattr(x, "cause", None)
         if isinstance(x, (DataError, FileNotFoundError, ValueError)) and not _is_ray_wrapper(x):
             msg = str(x).split(_RAY_RETRY_NOTE)[0]  # Ray Data appends its retry advice
-            return DataError(msg) if isinstance(x, DataError) else type(x)(msg)
+            if isinstance(x, DataError):
+                return DataError(msg)
+            try:
+                return type(x)(msg)
+            except TypeError:  # e.g. UnicodeDecodeError takes five arguments
+                return ValueError(msg)
         todo += [cause, x.__cause__, x.__context__]
     return e
 
