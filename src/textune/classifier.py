@@ -82,7 +82,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     - long_text: texts over `max_length` (setfit/probe): "truncate", or "chunk": read whole
       at prediction, in windows of `max_length` tokens overlapping by `stride` (None:
       max_length // 4) whose embeddings are averaged; the head is fitted on the same pooled
-      embeddings, and contrastive training reads each text's first window.
+      embeddings.
+    - train_max_length: tokens per text in setfit's contrastive phase (None: max_length); a
+      longer text is read through one random window of it per step, so a step costs the
+      same however long the texts are. The head and prediction read `max_length` (or every
+      window with "chunk").
+    - freeze_layers: setfit leaves its lowest N transformer layers untrained in the
+      contrastive phase, skipping their backward pass.
     - bf16: "auto" (bf16 autocast where the hardware has it), True, False.
     - seed: makes sampling, batching and initialisation reproducible.
     - threshold, min_labels: multi-label models (trained on label sets) predict every label
@@ -113,6 +119,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                  verbalizers: dict | None = None, template: str | None = None,
                  loss: str = "cosine", head_c: float = 1.0, max_length: int | None = None,
                  long_text: str = "truncate", stride: int | None = None,
+                 train_max_length: int | None = 64, freeze_layers: int = 0,
                  bf16: Any = "auto", seed: int = 0, show_progress: bool = False,
                  threshold: float | str = DEFAULT_THRESHOLD, min_labels: int = 0,
                  checkpoint_dir: str | Path | None = None, checkpoint_every: int | None = None,
@@ -140,6 +147,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.max_length = max_length
         self.long_text = long_text
         self.stride = stride
+        self.train_max_length = train_max_length
+        self.freeze_layers = freeze_layers
         self.bf16 = bf16
         self.seed = seed
         self.show_progress = show_progress

@@ -190,6 +190,15 @@ def train(
     stride: Optional[int] = typer.Option(None, "--stride", help="Tokens shared by consecutive "
                                          "windows with --long-text chunk (default: max length "
                                          "// 4). Example: --stride 32"),
+    train_max_length: Optional[int] = typer.Option(
+        64, "--train-max-length", help="setfit: tokens per text in the contrastive phase; a "
+        "longer text is read through one random window per step, so long documents train as "
+        "fast as sentences (the head and prediction read --max-length). 0: --max-length. "
+        "Example: --train-max-length 128"),
+    freeze_layers: int = typer.Option(0, "--freeze-layers", help="setfit: leave the lowest "
+                                      "N transformer layers untrained in the contrastive "
+                                      "phase (their backward pass is skipped). Example: "
+                                      "--freeze-layers 3"),
     threshold: str = typer.Option("0.5", "--threshold", help="Multi-label data: predict "
                                   "every label whose probability reaches this, or 'tune': "
                                   "each label's threshold maximising its F1 on held-out rows "
@@ -255,6 +264,8 @@ def train(
                              lora_r=lora_r, verbalizers=_parse_verbalizers(verbalizers),
                              template=template, max_length=max_length, seed=seed,
                              long_text=long_text, stride=stride,
+                             train_max_length=train_max_length or None,
+                             freeze_layers=freeze_layers,
                              show_progress=progress, threshold=threshold,
                              min_labels=min_labels,
                              checkpoint_dir=checkpoint_dir or output.with_name(

@@ -42,6 +42,23 @@ def test_setfit_contrastive_training_changes_body_and_lowers_loss(tiny_texts):
     assert clf.score(texts, labels) == 1.0
 
 
+def test_setfit_frozen_layers_stay_as_loaded_and_the_rest_trains(tiny_texts):
+    from textune.models.encoder import Encoder
+
+    texts, labels = tiny_texts
+    clf = TextClassifier(method="setfit", steps=5, freeze_layers=4).fit(texts, labels)
+    before = Encoder.load("minilm").model[0].auto_model
+    after = clf.model_.encoder.model[0].auto_model
+    blocks = zip([before.embeddings, *before.encoder.layer],
+                 [after.embeddings, *after.encoder.layer])
+    for i, (a, b) in enumerate(blocks, start=-1):  # -1: the embeddings
+        same = all(np.array_equal(x.detach().numpy(), y.detach().numpy())
+                   for x, y in zip(a.parameters(), b.parameters()))
+        assert same == (i < 4), i
+    assert all(p.requires_grad for p in clf.model_.encoder.model.parameters())  # thawed
+    assert clf.score(texts, labels) == 1.0
+
+
 def test_text_pairs_train_and_predict():
     a = ["the cat sat on the mat", "he bought a new car", "the stock fell sharply",
          "she plays the violin", "rain is expected tomorrow", "the team won the final"]

@@ -76,3 +76,40 @@ def test_split_zip_alias_without_its_packages(monkeypatch, tmp_path):
     # the full hub name still works for users with internet
     assert resolve_backbone("sentence-transformers/all-mpnet-base-v2") == \
         "sentence-transformers/all-mpnet-base-v2"
+
+
+def test_training_reads_one_random_window_of_a_long_text(encoder):
+    """A contrastive step reads a window of `train_max_length` tokens of a long text, drawn
+    anew each time, anywhere in the text; texts that fit are read whole."""
+    tok = encoder.tokenizer
+    long = " ".join(f"sentence {i} of a long article about the economy." for i in range(40))
+    full = tok(long, verbose=False)["input_ids"]
+    starts = set()
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        ids = encoder.random_windows([long, "a short one"], 32, rng)["input_ids"]
+        window = ids[0]
+        assert len(window) == 32 and window[0] == full[0] and window[-1] == full[-1]
+        body = window[1:-1]
+        start = next(s for s in range(len(full)) if full[s:s + len(body)] == body)
+        starts.add(start)
+        assert ids[1] == tok("a short one")["input_ids"]
+    last = len(full) - 31  # the last start that leaves room for the closing special token
+    assert 1 <= min(starts) < last / 4 and last >= max(starts) > 3 * last / 4  # all over it
+    assert len(starts) > 40
+    with torch.no_grad():  # a window is embedded like the same tokens as a text
+        a = encoder.forward(["a short one"], max_length=32, rng=rng).numpy()
+    assert np.abs(a - encoder.embed(["a short one"])).max() < 1e-4
+
+
+def test_bottom_layers_freeze_and_thaw():
+    enc = Encoder.load("minilm")
+    frozen = enc.freeze_bottom_layers(4)
+    layers = enc.model[0].auto_model.encoder.layer
+    assert not any(p.requires_grad for layer in layers[:4] for p in layer.parameters())
+    assert all(p.requires_grad for layer in layers[4:] for p in layer.parameters())
+    embeddings = enc.model[0].auto_model.embeddings  # or autograd would still reach them
+    assert not any(p.requires_grad for p in embeddings.parameters())
+    assert len(frozen) == len([*embeddings.parameters(),
+                               *(p for layer in layers[:4] for p in layer.parameters())])
+    assert enc.freeze_bottom_layers(0) == []

@@ -166,8 +166,10 @@ class ContrastiveTask:
     """The engine's view of contrastive training: index batches and the pair loss."""
 
     def __init__(self, encoder: Encoder, ex: Examples, y: np.ndarray, batch_size: int,
-                 steps: int, loss: str, seed: int, monitor: Monitor | None = None):
+                 steps: int, loss: str, seed: int, monitor: Monitor | None = None,
+                 max_length: int | None = None):
         self.encoder, self.ex, self.y = encoder, ex, y
+        self.max_length = max_length
         self.model = encoder.model
         self.batch_sampler = BalancedBatches(y, batch_size, steps, seed)
         self.loss_fn = LOSSES[loss]
@@ -189,11 +191,16 @@ class ContrastiveTask:
         idx = idx.cpu().numpy()
         texts = [self.ex.texts[i] for i in idx]
         pairs = None if self.ex.text_pairs is None else [self.ex.text_pairs[i] for i in idx]
+        # a window of each long text, drawn per step from the global generator, which the
+        # engine seeds and a checkpoint restores: runs and resumed runs draw the same windows
+        window = dict(max_length=self.max_length,
+                      rng=np.random.default_rng(np.random.randint(2**31)))
         if isinstance(model, torch.nn.parallel.DistributedDataParallel):
             # DDP syncs gradients through its own forward, and only once per backward.
-            emb = self.encoder.forward(texts, pairs, bucket_size=len(texts), module=model)
+            emb = self.encoder.forward(texts, pairs, bucket_size=len(texts), module=model,
+                                       **window)
         else:
-            emb = self.encoder.forward(texts, pairs)
+            emb = self.encoder.forward(texts, pairs, **window)
         with torch.autocast(emb.device.type, enabled=False):  # cosines in fp32
             return self.loss_fn(emb.float(), torch.as_tensor(self.y[idx], device=emb.device))
 
@@ -207,6 +214,13 @@ class SetFitConfig(LongTextConfig, LoopConfig):
     peft: str | None = knob(None, "train only a lora or ia3 adapter in the contrastive phase "
                             "(merged afterwards)")
     lora_r: int = knob(8, "LoRA rank (with peft='lora')")
+    train_max_length: int | None = knob(64, "tokens per text in the contrastive phase: a "
+                                        "longer text is read through one random window "
+                                        "per step (None: max_length; pairs: always "
+                                        "max_length); the head and prediction read "
+                                        "max_length")
+    freeze_layers: int = knob(0, "lowest transformer layers left untrained in the "
+                              "contrastive phase (their backward pass is skipped)")
 
 
 class SetFit:
@@ -256,7 +270,8 @@ class SetFit:
                                      default_epochs(ex) if cfg.epochs is None else cfg.epochs)
         # The word-embedding table is half of MiniLM's weights but gets sparse, tiny updates
         # from a few hundred tokens; freezing it cut step time ~15% at equal accuracy (SST-2).
-        frozen = encoder.freeze_input_embeddings()
+        frozen = encoder.freeze_input_embeddings() + encoder.freeze_bottom_layers(
+            cfg.freeze_layers)
         engine.seed_everything(cfg.seed)
         lora = _add_lora(encoder, cfg) if cfg.peft else None
         loop = engine.TrainConfig(
@@ -269,7 +284,7 @@ class SetFit:
             loop.metric, loop.greater_is_better = monitor.metric, monitor.greater_is_better
             loop.keep_best = monitor.keep_best
         result = engine.fit(ContrastiveTask(encoder, ex, y, batch_size, steps, cfg.loss,
-                                            cfg.seed, monitor), loop)
+                                            cfg.seed, monitor, cfg.train_max_length), loop)
         if lora is not None:
             trainable = lora
             _merge_lora(encoder)

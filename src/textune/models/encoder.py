@@ -7,8 +7,9 @@
 Texts longer than `max_length` tokens are truncated (`long_text="truncate"`) or, with
 `long_text="chunk"`, read whole at inference: split into windows of `max_length` tokens that
 overlap by `stride`, each embedded, and the windows' embeddings averaged per text. Training
-forwards see the first window only, so a contrastive step costs the same for long texts; the
-head is then fitted on the pooled embeddings, as prediction computes them.
+forwards may read shorter windows (`forward(..., max_length=, rng=)`: one random window per
+text per step), so a contrastive step costs the same however long the texts are; the head is
+then fitted on full-length (or pooled) embeddings, as prediction computes them.
 """
 
 from __future__ import annotations
@@ -86,6 +87,28 @@ class Encoder:
             break
         return frozen
 
+    def freeze_bottom_layers(self, n: int) -> list[torch.nn.Parameter]:
+        """Stop training the embeddings and the `n` lowest transformer layers; return what
+        was frozen (to undo). Autograd then stops at layer `n`: a training step skips the
+        bottom layers' backward pass. A body whose layer stack cannot be found is
+        left as it is (logged)."""
+        if n <= 0:
+            return []
+        layers = _layer_stack(self.model)
+        if layers is None:
+            log.info("freeze_layers=%d ignored: no transformer layer stack found in %s", n,
+                     type(self.model[0]).__name__)
+            return []
+        # the embedding block (positions, layer norm) too, or autograd would still reach it
+        below = [m for name, m in self.model.named_modules() if name.endswith("embeddings")]
+        frozen = []
+        for block in below[:1] + list(layers)[:n]:
+            for p in block.parameters():
+                if p.requires_grad:
+                    p.requires_grad_(False)
+                    frozen.append(p)
+        return frozen
+
     def save(self, path: str) -> None:
         """A sentence-transformers folder that truncates as textune does, so
         `SentenceTransformer(path)` embeds exactly as this encoder."""
@@ -114,6 +137,22 @@ class Encoder:
         owner = np.asarray(enc.pop("overflow_to_sample_mapping"))
         return enc, owner
 
+    def random_windows(self, texts: Sequence[str], length: int,
+                       rng: np.random.Generator) -> dict:
+        """Token ids of one random `length`-token window per text (the special tokens kept
+        at its ends); texts that fit are read whole."""
+        tok = self.tokenizer
+        ids = tok(list(texts), truncation=False, verbose=False)["input_ids"]
+        head, tail = _special_ends(tok)
+        body = length - head - tail
+        rows = []
+        for row in ids:
+            if len(row) > length:
+                start = head + int(rng.integers(0, len(row) - head - tail - body + 1))
+                row = row[:head] + row[start:start + body] + row[len(row) - tail:]
+            rows.append(row)
+        return {"input_ids": rows, "attention_mask": [[1] * len(r) for r in rows]}
+
     def count_long(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> int:
         """How many texts (pairs) exceed `max_length` tokens."""
         args = (list(texts),) if pairs is None else (list(texts), list(pairs))
@@ -126,15 +165,23 @@ class Encoder:
     # ---------------------------------------------------------------- training forward
 
     def forward(self, texts: Sequence[str], pairs: Sequence[str] | None = None,
-                bucket_size: int = 16, module: torch.nn.Module | None = None) -> torch.Tensor:
+                bucket_size: int = 16, module: torch.nn.Module | None = None,
+                max_length: int | None = None,
+                rng: np.random.Generator | None = None) -> torch.Tensor:
         """Embeddings with gradients for a batch of distinct texts (row order preserved).
 
         Texts are sorted by token length and encoded in buckets of `bucket_size`, so short
         texts are not padded to the longest one in the batch. `module`: the body as wrapped
-        for training (e.g. by DDP), if it is.
+        for training (e.g. by DDP), if it is. With `rng`, a text longer than `max_length`
+        tokens (at most the encoder's) is read through one random window of that many tokens.
+        Pairs are read as for prediction: their two texts must be read together.
         """
         module = module or self.model
-        enc = self.token_ids(texts, pairs)
+        if rng is not None and pairs is None:
+            limit = min(max_length or self.max_length, self.max_length)
+            enc = self.random_windows(texts, limit, rng)
+        else:
+            enc = self.token_ids(texts, pairs)
         lengths = [len(ids) for ids in enc["input_ids"]]
         order = np.argsort(lengths, kind="stable")
         parts = []
@@ -174,3 +221,24 @@ class Encoder:
             self.model.train(was_training)
         return out if owner is None else mean_by_owner(out, owner, n)
 
+
+def _layer_stack(model) -> torch.nn.ModuleList | None:
+    """The transformer's list of layers: the longest ModuleList of one repeated block type
+    (`encoder.layer` in BERT/MPNet/ELECTRA, `transformer.layer` in DistilBERT, ...)."""
+    best = None
+    for module in model.modules():
+        if (isinstance(module, torch.nn.ModuleList) and len(module) > 1
+                and len({type(m) for m in module}) == 1
+                and (best is None or len(module) > len(best))):
+            best = module
+    return best
+
+
+def _special_ends(tokenizer) -> tuple[int, int]:
+    """How many special tokens the tokenizer puts before and after a single text."""
+    plain = tokenizer("word", add_special_tokens=False)["input_ids"]
+    full = tokenizer("word")["input_ids"]
+    for head in range(len(full) - len(plain) + 1):
+        if full[head:head + len(plain)] == plain:
+            return head, len(full) - head - len(plain)
+    return 0, 0
