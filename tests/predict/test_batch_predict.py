@@ -188,3 +188,11 @@ def test_cli_predict_reads_quoted_multiline_tsv(topic_model, tmp_path):
     assert [row["label"] for row in rows] == list(clf.predict(texts))
     r = runner.invoke(app, args + ["--quoting", "none"])
     assert r.exit_code == 2 and "line 3 has 1 fields" in r.output and "--quoting csv" in r.output
+
+
+def test_torch_predictor_recommends_onnx_when_onnxruntime_is_installed(probe_model, caplog):
+    pytest.importorskip("onnxruntime")
+    caplog.set_level("INFO", logger="textune")
+    load_predictor(probe_model[1], "torch")
+    assert f"textune export {probe_model[1]} -o" in caplog.text
+    assert "--backend onnx" in caplog.text

@@ -64,3 +64,15 @@ def test_long_text_settings_are_checked(tiny_texts):
     with pytest.raises(ValueError, match="stride .* between 0 and half of max_length"):
         TextClassifier(method="probe", long_text="chunk", max_length=32,
                        stride=20).fit(texts, labels)
+
+
+def test_fast_training_settings_are_checked(tiny_texts):
+    texts, labels = tiny_texts
+    with pytest.raises(ValueError, match="train_max_length must be at least 8 tokens"):
+        TextClassifier(method="setfit", train_max_length=4).fit(texts, labels)
+    with pytest.raises(ValueError, match="freeze_layers must be 0 or more"):
+        TextClassifier(method="setfit", freeze_layers=-1).fit(texts, labels)
+    with pytest.raises(ValueError, match="the body has 6 layers; freeze at most 5"):
+        TextClassifier(method="setfit", freeze_layers=6).fit(texts, labels)
+    with pytest.raises(MethodParamError, match="train_max_length.*setfit"):
+        TextClassifier(method="probe", train_max_length=128).fit(texts, labels)

@@ -238,6 +238,11 @@ class SetFit:
 
         if cfg.loss not in LOSSES:  # before loading anything
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {cfg.loss!r}.")
+        if cfg.train_max_length is not None and cfg.train_max_length < 8:
+            raise ValueError(f"train_max_length must be at least 8 tokens (or None: "
+                             f"max_length), not {cfg.train_max_length}.")
+        if cfg.freeze_layers < 0:
+            raise ValueError(f"freeze_layers must be 0 or more, not {cfg.freeze_layers}.")
         encoder = load_encoder(cfg, ex)
         stats = self.train_body(encoder, ex, cfg, ex.classes, monitor)
         model, head_stats = fit_head(encoder, ex, y, cfg)

@@ -99,6 +99,9 @@ class Encoder:
             log.info("freeze_layers=%d ignored: no transformer layer stack found in %s", n,
                      type(self.model[0]).__name__)
             return []
+        if n >= len(layers):
+            raise ValueError(f"freeze_layers={n} would leave nothing to train: the body has "
+                             f"{len(layers)} layers; freeze at most {len(layers) - 1}.")
         # the embedding block (positions, layer norm) too, or autograd would still reach it
         below = [m for name, m in self.model.named_modules() if name.endswith("embeddings")]
         frozen = []
