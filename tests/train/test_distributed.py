@@ -78,7 +78,6 @@ with open(f"{out}/{mode}{rank}.json", "w") as f:
 def test_two_processes_killed_mid_run_resume_to_the_same_model(tmp_path):
     """Every process's RNG states go into the checkpoint, so a data-parallel run resumes
     exactly too (SIGKILL to every process of the launch, then the same launch + resume)."""
-    import signal
     import time
 
     launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent))
@@ -103,13 +102,33 @@ def test_two_processes_killed_mid_run_resume_to_the_same_model(tmp_path):
                 assert proc.poll() is None and time.monotonic() < deadline, \
                     proc.communicate()[1][-3000:]
                 time.sleep(0.01)
-            os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both workers
-            proc.wait()
+            _kill_launch(proc)
             continue
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-3000:]
     full, resumed = (json.loads((tmp_path / f"{m}0.json").read_text()) for m in ("full", "resume"))
     other = json.loads((tmp_path / "resume1.json").read_text())
+    assert not list(tmp_path.glob("kill*.json"))  # the killed run never finished
     assert resumed["resumed_from"] >= 4
     assert resumed["proba"] == other["proba"]  # the replicas agree
     assert resumed["proba"] == full["proba"]  # and equal the run never stopped
+
+
+def _kill_launch(proc) -> None:
+    """SIGKILL the launcher and every worker. torch's elastic agent starts each worker in a
+    session of its own, so killing the launcher's process group leaves the workers running:
+    they went on writing checkpoints into the folder the resumed run was reading (a flaky
+    failure of the resumed run, or a "resume" from the survivors' later checkpoints)."""
+    import signal
+
+    import psutil
+
+    launcher = psutil.Process(proc.pid)
+    victims = [launcher, *launcher.children(recursive=True)]
+    for p in victims:
+        try:
+            p.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+    proc.wait()
+    psutil.wait_procs(victims, timeout=30)
