@@ -79,10 +79,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
       template: its prompt, with {text} (and {text_pair}).
     - head_c: inverse regularisation of the logistic-regression head (setfit/probe).
     - max_length: token limit per text (None: the backbone's, at most 256).
-    - long_text: texts over `max_length` (setfit/probe): "truncate", or "chunk": read whole
-      at prediction, in windows of `max_length` tokens overlapping by `stride` (None:
-      max_length // 4) whose embeddings are averaged; the head is fitted on the same pooled
-      embeddings.
+    - long_text: texts over `max_length`: "truncate", or "chunk": read whole at prediction,
+      in windows of `max_length` tokens overlapping by `stride` (None: max_length // 4).
+      setfit/probe average the windows' embeddings (the head is fitted on the same pooled
+      embeddings); finetune/peft train on every window with its text's label and average
+      the windows' logits.
     - train_max_length: tokens per text in setfit's contrastive phase (None: max_length); a
       longer text is read through one random window of it per step, so a step costs the
       same however long the texts are. The head and prediction read `max_length` (or every

@@ -182,10 +182,11 @@ def train(
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Token limit per text "
                                              "(default: the backbone's, 256 for MiniLM). "
                                              "Example: --max-length 128"),
-    long_text: str = typer.Option("truncate", "--long-text", help="setfit/probe: texts over "
-                                  "--max-length are truncated, or with 'chunk' read whole: "
-                                  "windows of --max-length tokens overlapping by --stride, "
-                                  "embeddings averaged (prediction, ONNX and serving alike). "
+    long_text: str = typer.Option("truncate", "--long-text", help="Texts over --max-length "
+                                  "are truncated, or with 'chunk' read whole: windows of "
+                                  "--max-length tokens overlapping by --stride, embeddings "
+                                  "(setfit/probe) or logits (finetune/peft, which train on "
+                                  "every window) averaged; prediction, ONNX and serving alike. "
                                   "Example: --long-text chunk"),
     stride: Optional[int] = typer.Option(None, "--stride", help="Tokens shared by consecutive "
                                          "windows with --long-text chunk (default: max length "

@@ -64,10 +64,10 @@ class SupervisedConfig(LoopConfig):
 
 @dataclass
 class LongTextConfig:
-    """What the sentence-embedding methods read about texts longer than `max_length`."""
+    """What the encoder methods read about texts longer than `max_length`."""
 
     long_text: str = knob("truncate", "texts over max_length: 'truncate', or 'chunk' (read "
-                          "whole: overlapping windows, embeddings averaged)")
+                          "whole: overlapping windows; embeddings or logits averaged)")
     stride: int | None = knob(None, "tokens shared by consecutive windows with "
                               "long_text='chunk' (None: max_length // 4)")
 

@@ -2,7 +2,9 @@
 
 The classic BERT-on-MRPC recipe, on the shared engine: texts or text pairs tokenised once,
 length-grouped batches padded per batch, optional class weights, evaluation on a validation
-split every epoch, early stopping, and the best epoch's weights kept. `peft` reuses this loop
+split every epoch, early stopping, and the best epoch's weights kept. With
+`long_text="chunk"` a long text trains as its overlapping windows, each with its label, and
+is predicted from the average of its windows' logits. `peft` reuses this loop
 with an adapter (`train_sequence(..., peft=...)`).
 """
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import Examples
-from .config import SupervisedConfig, knob
+from .config import LongTextConfig, SupervisedConfig, knob
 from .supervised import (default_epochs, label_ids, validation_problem, validation_proba,
                          validation_split)
 
@@ -22,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class FinetuneConfig(SupervisedConfig):
+class FinetuneConfig(LongTextConfig, SupervisedConfig):
     class_weight: str | None = knob(None, "'balanced': weigh the loss by inverse class "
                                     "frequency (imbalanced data)")
 
@@ -33,6 +35,7 @@ def train_sequence(cfg, ex: Examples, y: np.ndarray, peft: str | None = None):
     from .. import engine
     from ..engine.health import warn_unknown_tokens
     from ..models.adapters import DEFAULT_LR, trainable_counts
+    from ..models.long_text import log_long_texts
     from ..models.sequence import SequenceModel, SequenceTask, class_weights
 
     multi = y.ndim == 2  # label sets: sigmoid outputs, binary cross-entropy
@@ -41,15 +44,19 @@ def train_sequence(cfg, ex: Examples, y: np.ndarray, peft: str | None = None):
     engine.seed_everything(cfg.seed)
     adapter = dict(lora_r=cfg.lora_r, num_virtual_tokens=cfg.num_virtual_tokens) if peft else {}
     sm = SequenceModel.build(cfg.model, n_classes, max_length=cfg.max_length, peft=peft,
-                             labels=[str(c) for c in ex.classes], multi_label=multi, **adapter)
+                             labels=[str(c) for c in ex.classes], multi_label=multi,
+                             long_text=cfg.long_text, stride=cfg.stride, **adapter)
     warn_unknown_tokens(sm.tokenizer, ex.texts, cfg.model, log)
+    n_long = log_long_texts(log, sm.tokenizer, ex, sm.max_length, sm.long_text, sm.stride)
     y_train = label_ids(train_ex, ex)
     batch_size = cfg.batch_size or min(16, max(4, len(train_ex) // 4))
-    epochs = cfg.epochs or default_epochs(len(train_ex), batch_size)
     lr = cfg.learning_rate or (DEFAULT_LR[peft] if peft else 5e-5)
     weights = class_weights(y_train, n_classes) if cfg.class_weight == "balanced" else None
     task = SequenceTask(sm, train_ex.texts, train_ex.text_pairs, y_train, batch_size=batch_size,
                         seed=cfg.seed, class_weights=weights, val=val)
+    # rows trained on: windows when long texts are chunked (the default epochs count updates)
+    n_rows = len(task.y)
+    epochs = cfg.epochs or default_epochs(n_rows, batch_size)
     loop = engine.TrainConfig(
         epochs=epochs, learning_rate=lr, weight_decay=0.01, warmup_ratio=cfg.warmup_ratio,
         grad_accum=cfg.grad_accum, mixed_precision=cfg.bf16, eval_every=cfg.eval_steps,
@@ -61,6 +68,7 @@ def train_sequence(cfg, ex: Examples, y: np.ndarray, peft: str | None = None):
     stats = {"epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
              "load_seconds": sm.load_seconds,
              "validation_rows": 0 if val is None else len(val[2]),
+             "texts_over_max_length": n_long, "training_windows": n_rows,
              "trainable_parameters": trainable, "total_parameters": total,
              **result.as_dict()}
     if peft and cfg.merge:

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import Examples
-from .config import SupervisedConfig, knob
+from .config import LongTextConfig, SupervisedConfig, knob
 from .label_words import LabelWordsConfig, train_label_words
 from .supervised import validation_problem, validation_proba
 
 
 @dataclass
-class PeftConfig(SupervisedConfig):
+class PeftConfig(LongTextConfig, SupervisedConfig):
     peft: str | None = knob(None, "adapter: lora, ia3, prefix, prompt or ptuning (None: lora)")
     lora_r: int = knob(8, "LoRA rank (with peft='lora')")
     num_virtual_tokens: int = knob(20, "virtual tokens (with peft='prefix', 'prompt' or "

@@ -18,6 +18,7 @@ from ..artifact.files import load_arrays, save_arrays
 from ..engine.device import default_device
 from .encoder import Encoder
 from .heads import LogisticHead
+from .long_text import log_long_texts
 
 HEAD_FILE = "head.safetensors"
 BODY_DIR = "body"
@@ -69,14 +70,8 @@ def load_encoder(clf, ex) -> Encoder:
                            getattr(clf, "long_text", "truncate"), getattr(clf, "stride", None))
     encoder.load_seconds = time.perf_counter() - t0
     warn_unknown_tokens(encoder.tokenizer, ex.texts, clf.model, log)
-    n_long = encoder.count_long(ex.texts, ex.text_pairs)
-    if n_long:
-        how = ("truncated (long_text='chunk', --long-text chunk, reads them whole)"
-               if encoder.long_text == "truncate" or ex.is_pair else
-               f"read whole in windows of {encoder.max_length} tokens overlapping by "
-               f"{encoder.stride}")
-        log.info("%d of %d training texts exceed max_length (%d tokens): %s", n_long, len(ex),
-                 encoder.max_length, how)
+    n_long = log_long_texts(log, encoder.tokenizer, ex, encoder.max_length, encoder.long_text,
+                            encoder.stride)
     encoder.long_texts = n_long
     return encoder
 

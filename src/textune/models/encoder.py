@@ -25,11 +25,9 @@ from ..engine.batching import length_batches, pad_rows, tokenize_unpadded
 from ..engine.device import default_device
 from .backbones import resolve_backbone
 from .heads import mean_by_owner
+from .long_text import check_long_text, windows
 
 log = logging.getLogger(__name__)
-
-
-LONG_TEXT = ("truncate", "chunk")
 
 
 class Encoder:
@@ -39,14 +37,8 @@ class Encoder:
         self.device = device or default_device()
         self.model.to(self.device)
         self.max_length = max_length or model.max_seq_length or 256
-        if long_text not in LONG_TEXT:
-            raise ValueError(f"long_text must be one of {', '.join(LONG_TEXT)}, not "
-                             f"{long_text!r}.")
+        self.stride = check_long_text(long_text, stride, self.max_length)
         self.long_text = long_text
-        self.stride = self.max_length // 4 if stride is None else int(stride)
-        if long_text == "chunk" and not 0 <= self.stride <= self.max_length // 2:
-            raise ValueError(f"stride (tokens shared by consecutive windows) must be between 0 "
-                             f"and half of max_length ({self.max_length // 2}), not {stride}.")
 
     @classmethod
     def load(cls, name: str, device: torch.device | None = None,
@@ -131,14 +123,9 @@ class Encoder:
     def windows(self, texts: Sequence[str], pairs: Sequence[str] | None = None
                 ) -> tuple[dict, np.ndarray | None]:
         """Token ids to embed, and for `long_text="chunk"` the text each window belongs to
-        (None: one row per text). Pairs are truncated: a pair's two texts must be read
-        together."""
-        if self.long_text != "chunk" or pairs is not None:
-            return self.token_ids(texts, pairs), None
-        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
-                             stride=self.stride, return_overflowing_tokens=True, padding=False)
-        owner = np.asarray(enc.pop("overflow_to_sample_mapping"))
-        return enc, owner
+        (None: one row per text); see `long_text.windows`."""
+        return windows(self.tokenizer, texts, pairs, self.max_length, self.long_text,
+                       self.stride)
 
     def random_windows(self, texts: Sequence[str], length: int,
                        rng: np.random.Generator) -> dict:
@@ -155,12 +142,6 @@ class Encoder:
                 row = row[:head] + row[start:start + body] + row[len(row) - tail:]
             rows.append(row)
         return {"input_ids": rows, "attention_mask": [[1] * len(r) for r in rows]}
-
-    def count_long(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> int:
-        """How many texts (pairs) exceed `max_length` tokens."""
-        args = (list(texts),) if pairs is None else (list(texts), list(pairs))
-        enc = self.tokenizer(*args, truncation=False, padding=False, verbose=False)
-        return sum(len(ids) > self.max_length for ids in enc["input_ids"])
 
     def pad(self, encoded: dict, idx: Sequence[int]) -> dict[str, torch.Tensor]:
         return {k: v.to(self.device) for k, v in pad_rows(self.tokenizer, encoded, idx).items()}

@@ -1,5 +1,6 @@
-"""Classification heads stored as plain arrays (safetensors), never pickled, and the pooling
-of a long text's window embeddings that feeds them (numpy only: the ONNX path uses it too)."""
+"""Classification heads stored as plain arrays (safetensors), never pickled, the pooling of
+a long text's windows, and logits to probabilities (numpy only: the ONNX path uses them
+too)."""
 
 from __future__ import annotations
 
@@ -60,14 +61,10 @@ class LogisticHead:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         z = X.astype(np.float32) @ self.coef.T + self.intercept
-        if self.multi_label:  # independent labels: one sigmoid each
-            return 1.0 / (1.0 + np.exp(-z))
-        if z.shape[1] == 1:  # binary: scikit-learn keeps one row of weights for class 1
+        if z.shape[1] == 1 and not self.multi_label:  # binary: one row of weights, class 1
             p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
             return np.stack([1.0 - p1, p1], axis=1)
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return probabilities(z, self.multi_label)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {"coef": self.coef, "intercept": self.intercept}
@@ -86,3 +83,12 @@ def mean_by_owner(rows: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
     np.add.at(pooled, owner, rows)
     counts = np.bincount(owner, minlength=n)
     return (pooled / counts[:, None]).astype(np.float32)
+
+
+def probabilities(logits: np.ndarray, multi_label: bool) -> np.ndarray:
+    """Logits as probabilities: a sigmoid per label (multi-label), else a softmax."""
+    z = np.asarray(logits, dtype=np.float32)
+    if multi_label:  # independent labels: one sigmoid each
+        return 1.0 / (1.0 + np.exp(-z))
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)

@@ -2,7 +2,9 @@
 with a peft adapter: what `finetune` and `peft` train, predict with and save.
 
 Sentence pairs are tokenised as pairs (`token_type_ids` where the model has them), batches
-are padded per batch, and training batches are grouped by length.
+are padded per batch, and training batches are grouped by length. With `long_text="chunk"`
+a long text trains as its windows, each with the text's label, and is predicted from the
+average of its windows' logits.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from ..engine.loop import ClassifierTask
 from .adapters import (PROMPT_METHODS, add_encoder_prefix, new_modules, peft_config,
                        room_for_virtual_tokens, trainable_counts)
 from .backbones import resolve_backbone
+from .heads import mean_by_owner, probabilities
+from .long_text import check_long_text, windows
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +41,15 @@ class SequenceModel:
     kind = "sequence"
 
     def __init__(self, model, tokenizer, max_length: int, backbone: str,
-                 peft: str | None = None):
+                 peft: str | None = None, long_text: str = "truncate",
+                 stride: int | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.backbone = backbone
         self.peft = peft
+        self.stride = check_long_text(long_text, stride, max_length)
+        self.long_text = long_text
         self.device = default_device()
         self.model.to(self.device)
 
@@ -51,8 +58,8 @@ class SequenceModel:
     @classmethod
     def build(cls, backbone: str, num_labels: int, *, max_length: int | None = None,
               peft: str | None = None, lora_r: int = 8, num_virtual_tokens: int = 20,
-              labels: Sequence[str] | None = None,
-              multi_label: bool = False) -> "SequenceModel":
+              labels: Sequence[str] | None = None, multi_label: bool = False,
+              long_text: str = "truncate", stride: int | None = None) -> "SequenceModel":
         """`labels` (class names in id order) go into the model config, so the saved folder
         opened with `transformers` names its classes; `multi_label` makes it a
         `multi_label_classification` model (a sigmoid per label)."""
@@ -84,7 +91,7 @@ class SequenceModel:
                  f"{trainable:,}", f"{total:,}", 100 * trainable / total)
         max_length = room_for_virtual_tokens(max_length or _max_length(tokenizer), peft,
                                              model.config, num_virtual_tokens)
-        sm = cls(model, tokenizer, max_length, backbone, peft)
+        sm = cls(model, tokenizer, max_length, backbone, peft, long_text, stride)
         sm.load_seconds = time.perf_counter() - t0
         return sm
 
@@ -92,6 +99,12 @@ class SequenceModel:
 
     def token_ids(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> dict:
         return tokenize_unpadded(self.tokenizer, texts, pairs, self.max_length)
+
+    def windows(self, texts: Sequence[str], pairs: Sequence[str] | None = None
+                ) -> tuple[dict, np.ndarray | None]:
+        """Token ids to run, and for `long_text="chunk"` the text each window belongs to."""
+        return windows(self.tokenizer, texts, pairs, self.max_length, self.long_text,
+                       self.stride)
 
     def collate(self, enc: dict, idx: Sequence[int]) -> dict[str, torch.Tensor]:
         return pad_rows(self.tokenizer, enc, idx)
@@ -106,21 +119,22 @@ class SequenceModel:
 
         was_training = self.model.training
         self.model.eval()
-        enc = self.token_ids(texts, pairs)
+        enc, owner = self.windows(texts, pairs)
         lengths = [len(x) for x in enc["input_ids"]]
-        out = np.zeros((len(lengths), self.num_labels), dtype=np.float32)
-        bar = tqdm(total=len(lengths), desc=desc, unit="text", disable=not progress, leave=False)
+        logits = np.zeros((len(lengths), self.num_labels), dtype=np.float32)
+        bar = tqdm(total=len(lengths), desc=desc, unit="text" if owner is None else "window",
+                   disable=not progress, leave=False)
         try:
             for idx in length_batches(lengths, batch_size, max_tokens):
                 batch = {k: v.to(self.device) for k, v in self.collate(enc, idx).items()}
-                logits = self.model(**batch).logits.float()
-                out[idx] = (torch.sigmoid(logits) if self.multi_label
-                            else torch.softmax(logits, dim=-1)).cpu().numpy()
+                logits[idx] = self.model(**batch).logits.float().cpu().numpy()
                 bar.update(len(idx))
         finally:
             bar.close()
             self.model.train(was_training)
-        return out
+        if owner is not None:  # a long text: the average of its windows' logits
+            logits = mean_by_owner(logits, owner, len(texts))
+        return probabilities(logits, self.multi_label)
 
     @property
     def num_labels(self) -> int:
@@ -165,7 +179,8 @@ class SequenceModel:
             files = {"model": MODEL_DIR}
         _, total = trainable_counts(self.model)
         return {"head": {"type": "sequence_classification", **files}, "peft": self.peft,
-                "max_length": self.max_length, "parameters": {"total": total}}
+                "max_length": self.max_length, "parameters": {"total": total},
+                "long_text": {"mode": self.long_text, "stride": self.stride}}
 
     @classmethod
     def load(cls, folder: Path, config: dict) -> "SequenceModel":
@@ -190,7 +205,9 @@ class SequenceModel:
             model = AutoModelForSequenceClassification.from_pretrained(str(folder / files["model"]))
             tokenizer = AutoTokenizer.from_pretrained(str(folder / files["model"]))
         model.eval()
-        return cls(model, tokenizer, config["max_length"], config["backbone"], config.get("peft"))
+        long_text = config.get("long_text") or {"mode": "truncate", "stride": None}
+        return cls(model, tokenizer, config["max_length"], config["backbone"], config.get("peft"),
+                   long_text["mode"], long_text["stride"])
 
 
 # ---------------------------------------------------------------------- prefix tuning
@@ -296,10 +313,12 @@ class SequenceTask(ClassifierTask):
                  seed: int, class_weights: np.ndarray | None = None, val=None):
         self.predictor = sm
         self.model = sm.model
-        self.enc = sm.token_ids(texts, pairs)
+        self.enc, owner = sm.windows(texts, pairs)  # long texts: a row per window
         lengths = [len(x) for x in self.enc["input_ids"]]
         super().__init__(texts, pairs, y, LengthGroupedBatchSampler(lengths, batch_size, seed),
                          val)
+        if owner is not None:  # each window learns its text's label
+            self.y = y[owner]
         self.weights = None if class_weights is None else torch.tensor(class_weights,
                                                                         dtype=torch.float32)
 

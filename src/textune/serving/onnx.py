@@ -29,7 +29,7 @@ import numpy as np
 from ..artifact import selfcheck
 from ..artifact.files import atomic_dir
 from ..models.decision import Decision
-from ..models.heads import LogisticHead, mean_by_owner
+from ..models.heads import LogisticHead, mean_by_owner, probabilities
 from .batch import model_card
 
 log = logging.getLogger(__name__)
@@ -281,7 +281,8 @@ class OnnxClassifier:
     """
 
     def __init__(self, path: Path, session, tokenizer, config: dict):
-        self.head: LogisticHead | None = None  # set for long_text="chunk" exports
+        self.chunk = False  # long_text="chunk": a long text's windows are pooled here
+        self.head: LogisticHead | None = None  # a chunked embedding model's head
         self.path = path
         self.session = session
         self.tokenizer = tokenizer
@@ -324,7 +325,8 @@ class OnnxClassifier:
         tok.enable_truncation(int(config["onnx"]["max_length"]),
                               stride=int(long_text["stride"]) if chunk else 0)
         clf = cls(path, session, tok, config)
-        if chunk:  # windows of a long text are pooled here, then the head is applied
+        clf.chunk = chunk
+        if chunk and clf.outputs[1] == "embeddings":  # pooled embeddings, then the head
             from ..artifact.files import load_arrays
 
             clf.head = LogisticHead.from_state_dict(
@@ -381,12 +383,15 @@ class OnnxClassifier:
             return np.zeros((0, k), np.float32), np.zeros((0, 0), np.float32)
         batch = list(texts) if pairs is None else list(zip(texts, pairs))
         encs = self.tokenizer.encode_batch(batch)
-        if self.head is not None and pairs is None:  # every window of every text
+        if self.chunk and pairs is None:  # every window of every text
             owner = np.repeat(np.arange(n), [1 + len(e.overflowing) for e in encs])
             encs = [w for e in encs for w in (e, *e.overflowing)]
-            _, emb = self._run_rows(encs, batch_size, max_tokens, k)
-            pooled = mean_by_owner(emb, owner, n)
-            return self.head.predict_proba(pooled).astype(np.float32), pooled
+            _, rows = self._run_rows(encs, batch_size, max_tokens, k)
+            pooled = mean_by_owner(rows, owner, n)
+            if self.head is not None:  # embeddings: the head reads their average
+                return self.head.predict_proba(pooled).astype(np.float32), pooled
+            # a sequence model's logits: averaged, as the torch model does
+            return probabilities(pooled, self.decision.multi_label), pooled
         return self._run_rows(encs, batch_size, max_tokens, k)
 
     def _run_rows(self, encs, batch_size, max_tokens, k):
