@@ -102,7 +102,7 @@ def test_training_reads_one_random_window_of_a_long_text(encoder):
     assert np.abs(a - encoder.embed(["a short one"])).max() < 1e-4
 
 
-def test_bottom_layers_freeze_and_thaw():
+def test_bottom_layers_and_the_embeddings_block_freeze():
     enc = Encoder.load("minilm")
     frozen = enc.freeze_bottom_layers(4)
     layers = enc.model[0].auto_model.encoder.layer

@@ -39,6 +39,7 @@ class Encoder:
         self.max_length = max_length or model.max_seq_length or 256
         self.stride = check_long_text(long_text, stride, self.max_length)
         self.long_text = long_text
+        self._ends: tuple[int, int] | None = None  # special tokens around a text
 
     @classmethod
     def load(cls, name: str, device: torch.device | None = None,
@@ -67,17 +68,13 @@ class Encoder:
 
     def freeze_input_embeddings(self) -> list[torch.nn.Parameter]:
         """Stop training the token-embedding table; return what was frozen (to undo)."""
-        frozen = []
         for module in self.model.modules():
             get = getattr(module, "get_input_embeddings", None)
             if get is None or not hasattr(module, "config"):
                 continue
             emb = get()
-            if emb is not None and emb.weight.requires_grad:
-                emb.weight.requires_grad_(False)
-                frozen.append(emb.weight)
-            break
-        return frozen
+            return [] if emb is None else _freeze([emb])
+        return []
 
     def freeze_bottom_layers(self, n: int) -> list[torch.nn.Parameter]:
         """Stop training the embeddings and the `n` lowest transformer layers; return what
@@ -96,13 +93,7 @@ class Encoder:
                              f"{len(layers)} layers; freeze at most {len(layers) - 1}.")
         # the embedding block (positions, layer norm) too, or autograd would still reach it
         below = [m for name, m in self.model.named_modules() if name.endswith("embeddings")]
-        frozen = []
-        for block in below[:1] + list(layers)[:n]:
-            for p in block.parameters():
-                if p.requires_grad:
-                    p.requires_grad_(False)
-                    frozen.append(p)
-        return frozen
+        return _freeze(below[:1] + list(layers)[:n])
 
     def save(self, path: str) -> None:
         """A sentence-transformers folder that truncates as textune does, so
@@ -133,7 +124,9 @@ class Encoder:
         at its ends); texts that fit are read whole."""
         tok = self.tokenizer
         ids = tok(list(texts), truncation=False, verbose=False)["input_ids"]
-        head, tail = _special_ends(tok)
+        if self._ends is None:  # the same for every text: found once
+            self._ends = _special_ends(tok)
+        head, tail = self._ends
         body = length - head - tail
         rows = []
         for row in ids:
@@ -204,6 +197,14 @@ class Encoder:
             bar.close()
             self.model.train(was_training)
         return out if owner is None else mean_by_owner(out, owner, n)
+
+
+def _freeze(modules) -> list[torch.nn.Parameter]:
+    """Stop training the modules' parameters; return those that were trainable (to undo)."""
+    frozen = list(dict.fromkeys(p for m in modules for p in m.parameters() if p.requires_grad))
+    for p in frozen:
+        p.requires_grad_(False)
+    return frozen
 
 
 def _layer_stack(model) -> torch.nn.ModuleList | None:
