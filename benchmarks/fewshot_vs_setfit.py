@@ -12,6 +12,10 @@ runs `textune train` or a setfit script: the training call then pays the first-s
 (kernel set-up on each new padded shape, lazy imports) that a warm benchmark process hides.
 Its table adds each process's wall time (imports, loading, training, evaluation).
 
+`--verbalizers 0=negative,1=positive` names SST-2's id labels, so textune's setfit and probe
+add label-name anchors (`label_anchors`); the system `setfit-lib+anchors` trains the setfit
+library on the same anchor sentences added to its samples (the same idea done by hand).
+
 Needs the `bench` extra (pip install -e '.[bench]'). Writes JSON to benchmarks/results/ and
 prints a markdown table for docs/benchmarks.md.
 """
@@ -62,24 +66,38 @@ def run_setfit_library(train, test_texts, test_labels, seed: int) -> dict:
     return {"accuracy": accuracy_score(test_labels, pred), "train_seconds": seconds}
 
 
-def run_textune(method: str, train, test, seed: int) -> dict:
+def with_anchors(train, verbalizers):
+    """`train` with the label-name anchors textune would add (for the setfit library)."""
+    import numpy as np
+
+    from textune.methods.anchors import add_label_anchors
+
+    y = np.array([train.classes.index(v) for v in train.labels])
+    return add_label_anchors(train, y, True, verbalizers)[0]
+
+
+def run_textune(method: str, train, test, seed: int, verbalizers=None) -> dict:
     from textune import TextClassifier
 
-    clf = TextClassifier(method=method, seed=seed).fit(train)
+    clf = TextClassifier(method=method, seed=seed, verbalizers=verbalizers).fit(train)
     m = clf.evaluate(test)
     return {"accuracy": m["accuracy"], "train_seconds": clf.train_seconds_}
 
 
-def run_one(system: str, train, test, seed: int) -> dict:
+def run_one(system: str, train, test, seed: int, verbalizers=None) -> dict:
     if system == "setfit-lib":
         return run_setfit_library(train, test.texts, test.labels, seed)
-    return run_textune(system.split("-", 1)[1], train, test, seed)
+    if system == "setfit-lib+anchors":
+        return run_setfit_library(with_anchors(train, verbalizers), test.texts, test.labels,
+                                  seed)
+    return run_textune(system.split("-", 1)[1], train, test, seed, verbalizers)
 
 
-def run_in_fresh_process(system: str, shots: int, seed: int) -> dict:
+def run_in_fresh_process(system: str, shots: int, seed: int, verbalizers: str | None) -> dict:
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, __file__, "--one", f"{system}:{shots}:{seed}"],
-                         capture_output=True, text=True, check=True).stdout
+    names = ["--verbalizers", verbalizers] if verbalizers else []
+    out = subprocess.run([sys.executable, __file__, "--one", f"{system}:{shots}:{seed}",
+                          *names], capture_output=True, text=True, check=True).stdout
     r = json.loads(out.strip().splitlines()[-1])
     return {**r, "process_seconds": time.perf_counter() - t0}
 
@@ -93,6 +111,8 @@ def main(argv=None) -> int:
                                            "fewshot_vs_setfit.json"))
     p.add_argument("--fresh-process", action="store_true",
                    help="each run in its own new Python process (cold, as users run it)")
+    p.add_argument("--verbalizers", help="names for the id labels, e.g. "
+                   "0=negative,1=positive: textune adds label-name anchors")
     p.add_argument("--one", help=argparse.SUPPRESS)  # SYSTEM:SHOTS:SEED, for --fresh-process
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -103,10 +123,12 @@ def main(argv=None) -> int:
 
     train_all = load_examples(DATA / "sst2_train.tsv")
     test = load_examples(DATA / "sst2_test.tsv")
+    names = (dict(kv.split("=", 1) for kv in args.verbalizers.split(","))
+             if args.verbalizers else None)
     if args.one:
         system, shots, seed = args.one.split(":")
         print(json.dumps(run_one(system, sample_per_class(train_all, int(shots), int(seed)),
-                                 test, int(seed))))
+                                 test, int(seed), names)))
         return 0
     systems = args.systems.split(",")
     rows = []
@@ -115,9 +137,9 @@ def main(argv=None) -> int:
             train = sample_per_class(train_all, shots, seed)
             for system in systems:
                 if args.fresh_process:
-                    r = run_in_fresh_process(system, shots, seed)
+                    r = run_in_fresh_process(system, shots, seed, args.verbalizers)
                 else:
-                    r = run_one(system, train, test, seed)
+                    r = run_one(system, train, test, seed, names)
                 row = {"shots": shots, "seed": seed, "system": system, **r}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
@@ -139,12 +161,14 @@ def summary(rows: list[dict], meta: dict) -> str:
            "| shots | system | mean accuracy | per-seed accuracy | median train s |"
            " median speed-up vs setfit-lib | median process s |", "|---|---|---|---|---|---|---|"]
     for shots in sorted({r["shots"] for r in rows}):
-        lib = {r["seed"]: r for r in rows if r["shots"] == shots and r["system"] == "setfit-lib"}
+        lib = {r["seed"]: r for r in rows
+               if r["shots"] == shots and r["system"] == "setfit-lib"}
         for system in dict.fromkeys(r["system"] for r in rows):
             rs = [r for r in rows if r["shots"] == shots and r["system"] == system]
             ratios = [lib[r["seed"]]["train_seconds"] / r["train_seconds"] for r in rs
                       if r["seed"] in lib]
-            ratio = f"{statistics.median(ratios):.1f}x" if ratios and system != "setfit-lib" else "-"
+            ratio = (f"{statistics.median(ratios):.1f}x"
+                     if ratios and not system.startswith("setfit-lib") else "-")
             out.append(f"| {shots} | {system} | {statistics.mean(r['accuracy'] for r in rs):.3f} | "
                        + " ".join(f"{r['accuracy']:.3f}" for r in rs)
                        + f" | {statistics.median(r['train_seconds'] for r in rs):.2f} | {ratio} | "

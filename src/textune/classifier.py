@@ -75,9 +75,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     - class_weight: "balanced" weighs the loss by inverse class frequency (finetune/peft).
     - merge: fold a lora/ia3 adapter into the base weights after training.
     - lora_r, num_virtual_tokens: adapter sizes.
-    - verbalizers: {label: words} the causal LM scores per class (default: the label itself);
-      template: its prompt, with {text} (and {text_pair}).
+    - verbalizers: {label: words} for each class (default: the label itself): what the causal
+      LM scores, or what setfit/probe's label anchors say (naming id labels such as 0/1).
+    - template: the causal LM's prompt, with {text} (and {text_pair}).
     - head_c: inverse regularisation of the logistic-regression head (setfit/probe).
+    - label_anchors: setfit/probe add the label names, in a few sentence templates ("This
+      text is about {label}."), to the training examples: "auto" when the labels are words
+      (not ids like 0/1, unless `verbalizers` names them) and each text has one; True;
+      False. Measured on dev sets in docs/benchmarks.md.
     - max_length: token limit per text (None: the backbone's, at most 256).
     - long_text: texts over `max_length`: "truncate", or "chunk": read whole at prediction,
       in windows of `max_length` tokens overlapping by `stride` (None: max_length // 4).
@@ -118,7 +123,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                  class_weight: str | None = None,
                  merge: bool = False, lora_r: int = 8, num_virtual_tokens: int = 20,
                  verbalizers: dict | None = None, template: str | None = None,
-                 loss: str = "cosine", head_c: float = 1.0, max_length: int | None = None,
+                 loss: str = "cosine", head_c: float = 1.0, label_anchors: Any = "auto",
+                 max_length: int | None = None,
                  long_text: str = "truncate", stride: int | None = None,
                  train_max_length: int | None = 64, freeze_layers: int = 0,
                  bf16: Any = "auto", seed: int = 0, show_progress: bool = False,
@@ -145,6 +151,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.template = template
         self.loss = loss
         self.head_c = head_c
+        self.label_anchors = label_anchors
         self.max_length = max_length
         self.long_text = long_text
         self.stride = stride

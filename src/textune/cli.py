@@ -174,11 +174,18 @@ def train(
                                "--method peft --peft lora --merge"),
     lora_r: int = typer.Option(8, "--lora-r", help="LoRA rank. Example: --lora-r 16"),
     verbalizers: Optional[str] = typer.Option(
-        None, "--verbalizers", help="Causal LM (--model smollm2): the words scored for each "
-        "label (default: the label itself). Example: --verbalizers 0=negative,1=positive"),
+        None, "--verbalizers", help="The words for each label (default: the label itself): "
+        "scored by a causal LM (--model smollm2), or put in setfit/probe's label anchors "
+        "(which then apply to id labels too). Example: --verbalizers 0=negative,1=positive"),
     template: Optional[str] = typer.Option(
         None, "--template", help="Causal LM prompt with {text} (and {text_pair}); the label "
         "words follow it. Example: --template 'Review: {text}\\nSentiment:'"),
+    label_anchors: str = typer.Option(
+        "auto", "--label-anchors", help="setfit/probe: add the label names in sentence "
+        "templates ('This text is about sport.') to the training examples. 'auto': when the "
+        "labels are words, not ids (name id labels with --verbalizers), and each text has "
+        "one; 'on'; 'off'. Example: --label-anchors off",
+        callback=lambda v: _anchors_option(v)),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Token limit per text "
                                              "(default: the backbone's, 256 for MiniLM). "
                                              "Example: --max-length 128"),
@@ -264,7 +271,7 @@ def train(
                              patience=patience, class_weight=class_weight, merge=merge,
                              lora_r=lora_r, verbalizers=_parse_verbalizers(verbalizers),
                              template=template, max_length=max_length, seed=seed,
-                             long_text=long_text, stride=stride,
+                             label_anchors=label_anchors, long_text=long_text, stride=stride,
                              train_max_length=train_max_length or None,
                              freeze_layers=freeze_layers,
                              show_progress=progress, threshold=threshold,
@@ -291,6 +298,7 @@ def train(
               "trainable_parameters": stats.get("trainable_parameters"),
               "total_parameters": stats.get("total_parameters"),
               "best_validation": stats.get("best"),
+              "label_anchors": stats.get("label_anchors"),
               "health_warnings": stats.get("health_warnings", [])}
     human = (f"trained {method} on {len(ex)} examples ({len(clf.classes_)} classes) in "
              f"{clf.train_seconds_:.1f}s -> {output}")
@@ -323,6 +331,15 @@ def _label_options(multi_label: bool, separator: str, no_header: bool,
     return dict(multi_label=multi_label, label_separator=separator, header=not no_header,
                 label_names=label_names, allow_empty_labels=allow_empty,
                 label_columns=columns)
+
+
+def _anchors_option(value: str):
+    """--label-anchors: auto, on or off -> "auto", True, False."""
+    modes = {"auto": "auto", "on": True, "off": False}
+    if value not in modes:
+        raise typer.BadParameter(f"'{value}' is not one of auto, on, off; example: "
+                                 "--label-anchors off")
+    return modes[value]
 
 
 def _threshold_option(value: str) -> float | str:

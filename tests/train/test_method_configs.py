@@ -19,7 +19,7 @@ SET = {"steps": 5, "epochs": 2.0, "batch_size": 4, "learning_rate": 1e-3, "warmu
        "grad_accum": 2, "bf16": False, "validation": 0.2, "eval_steps": 10, "patience": 3,
        "class_weight": "balanced", "merge": True, "lora_r": 4, "num_virtual_tokens": 5,
        "verbalizers": {"a": "yes"}, "template": "T: {text}", "loss": "triplet", "head_c": 2.0,
-       "peft": "lora"}
+       "peft": "lora", "label_anchors": False}
 TEXTS, LABELS = ["good", "bad", "fine", "awful"], ["p", "n", "p", "n"]
 
 
@@ -65,7 +65,8 @@ def test_a_parameter_the_method_reads_is_accepted_and_saved(tmp_path):
     saved = json.loads((tmp_path / "m" / "textune.json").read_text())
     assert saved["method_config"] == {"model": "minilm", "max_length": 32, "seed": 0,
                                       "show_progress": False, "long_text": "truncate",
-                                      "stride": None, "head_c": 2.0}
+                                      "stride": None, "label_anchors": "auto",
+                                      "verbalizers": None, "head_c": 2.0}
     assert TextClassifier.load(tmp_path / "m").method_config_ == saved["method_config"]
 
 

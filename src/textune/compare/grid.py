@@ -227,6 +227,22 @@ def cell_params(method: str, params: Mapping[str, Any],
             **(method_params or {}).get(method, {})}
 
 
+def _with_label_names(params: dict, method: str, label_names, train: Examples) -> dict:
+    """The cell's settings with `--label-names` as the verbalizers of a method that reads
+    them (setfit/probe's label anchors, a causal LM's label words), unless set already."""
+    from ..methods import METHODS, honours, knobs, resolve_method
+
+    if not label_names or params.get("verbalizers") or not honours(method, "verbalizers"):
+        return params
+    cls = METHODS[resolve_method(method)[0]]
+    cfg = cls.config_for(params.get("model", "minilm")) if hasattr(cls, "config_for") \
+        else cls.config
+    if "verbalizers" not in {k["name"] for k in knobs(cfg)}:  # peft on an encoder
+        return params
+    known = {str(c) for c in train.classes}
+    return {**params, "verbalizers": {k: v for k, v in label_names.items() if str(k) in known}}
+
+
 def canonical_params(params: Mapping[str, Any] | None) -> dict:
     """The TextClassifier settings shared by all cells, with defaults filled in, so that the
     CLI and the Python API describe the same run the same way."""
@@ -400,7 +416,8 @@ def run_grid(train: Examples, test: Examples, output: str | Path, *,
                 samples[(s, seed)] = make_sample(train, s, seed, templates, label_names)
             bar.set_postfix_str(f"{method} shots={s} seed={seed}")
             rec = run_cell(method, s, seed, samples[(s, seed)], test,
-                           cell_params(method, params, method_params), progress)
+                           _with_label_names(cell_params(method, params, method_params),
+                                             method, label_names, train), progress)
             _append(output / RESULTS_FILE, rec)
             bar.update(1)
             if rec["status"] == "ok":

@@ -72,6 +72,17 @@ class LongTextConfig:
                               "long_text='chunk' (None: max_length // 4)")
 
 
+@dataclass
+class AnchorConfig:
+    """What the embedding methods read about label names as prior knowledge."""
+
+    label_anchors: Any = knob("auto", "add the label names in sentence templates ('This "
+                              "text is about {label}.') as training examples: 'auto' (when "
+                              "the labels are words and each text has one), True, False")
+    verbalizers: dict | None = knob(None, "{label: words} the label anchors use (None: the "
+                                    "label itself), for labels that are ids: {0: 'negative'}")
+
+
 class MethodParamError(ValueError):
     """A parameter was set that the chosen method would ignore."""
 

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import Examples
-from .config import LongTextConfig, MethodConfig, knob
+from .anchors import add_label_anchors
+from .config import AnchorConfig, LongTextConfig, MethodConfig, knob
 
 
 @dataclass
-class ProbeConfig(LongTextConfig, MethodConfig):
+class ProbeConfig(AnchorConfig, LongTextConfig, MethodConfig):
     head_c: float = knob(1.0, "inverse regularisation of the logistic-regression head")
 
 
@@ -31,8 +32,10 @@ class Probe:
     def fit(self, cfg: ProbeConfig, ex: Examples, y: np.ndarray):
         from ..models.embedding import fit_head, load_encoder
 
+        ex, y, n_anchors = add_label_anchors(ex, y, cfg.label_anchors, cfg.verbalizers)
         encoder = load_encoder(cfg, ex)
-        return fit_head(encoder, ex, y, cfg)
+        model, stats = fit_head(encoder, ex, y, cfg)
+        return model, {**stats, "label_anchors": n_anchors}
 
     def held_out(self, cfg: ProbeConfig, ex: Examples, y: np.ndarray, model):
         """Probabilities for tuning thresholds: out-of-fold heads (`held_out_head`)."""

@@ -21,7 +21,8 @@ import torch
 from ..data import Examples
 from ..engine.losses import LOSSES
 from ..models.encoder import Encoder
-from .config import LongTextConfig, LoopConfig, knob
+from .anchors import add_label_anchors
+from .config import AnchorConfig, LongTextConfig, LoopConfig, knob
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ class ContrastiveTask:
 
 
 @dataclass
-class SetFitConfig(LongTextConfig, LoopConfig):
+class SetFitConfig(AnchorConfig, LongTextConfig, LoopConfig):
     steps: int | None = knob(None, "contrastive optimizer steps (None: `epochs` passes, 20 to "
                              "2,000)")
     loss: str = knob("cosine", f"contrastive loss: {', '.join(LOSSES)}")
@@ -243,10 +244,11 @@ class SetFit:
                              f"max_length), not {cfg.train_max_length}.")
         if cfg.freeze_layers < 0:
             raise ValueError(f"freeze_layers must be 0 or more, not {cfg.freeze_layers}.")
+        ex, y, n_anchors = add_label_anchors(ex, y, cfg.label_anchors, cfg.verbalizers)
         encoder = load_encoder(cfg, ex)
-        stats = self.train_body(encoder, ex, cfg, ex.classes, monitor)
+        stats = self.train_body(encoder, ex, cfg, ex.classes, monitor, added=n_anchors)
         model, head_stats = fit_head(encoder, ex, y, cfg)
-        return model, {**stats, **head_stats}
+        return model, {**stats, **head_stats, "label_anchors": n_anchors}
 
     def held_out(self, cfg: SetFitConfig, ex: Examples, y: np.ndarray, model):
         """Probabilities for tuning thresholds: out-of-fold heads on the trained body."""
@@ -255,7 +257,10 @@ class SetFit:
         return held_out_head(model, ex, y, cfg)
 
     def train_body(self, encoder: Encoder, ex: Examples, cfg: SetFitConfig,
-                   classes: list | None = None, monitor: Monitor | None = None) -> dict:
+                   classes: list | None = None, monitor: Monitor | None = None,
+                   added: int = 0) -> dict:
+        """Contrastive training of `encoder`'s body on `ex`. `added`: texts textune added
+        (label anchors), which join the batches but do not lengthen the default schedule."""
         from .. import engine
 
         ex, n_dup, n_conflict = ex.deduplicated()
@@ -271,7 +276,7 @@ class SetFit:
             y = np.array([index[v] for v in ex.labels])
         n = len(ex)
         default_batch, default_lr = multi_label_defaults(ex)
-        batch_size, steps = schedule(n, cfg.batch_size or default_batch, cfg.steps,
+        batch_size, steps = schedule(n - added, cfg.batch_size or default_batch, cfg.steps,
                                      default_epochs(ex) if cfg.epochs is None else cfg.epochs)
         # The word-embedding table is half of MiniLM's weights but gets sparse, tiny updates
         # from a few hundred tokens; freezing it cut step time ~15% at equal accuracy (SST-2).
