@@ -5,10 +5,12 @@ knowledge there is: the encoder already places "This text is about sport." near 
 news. Adding one such sentence per template and class (`data.templates`, the SetFit
 library's zero-shot recipe) to the few-shot training set gave setfit +5.8 points on SST-2
 dev (labels named negative/positive), +7.7 on GoEmotions ekman dev (7 emotions) and +0.7 on
-BBC News, 8 shots; the probe gained 1.2 to 7.1 (docs/benchmarks.md). `"auto"` adds them only where they can mean something: single
-texts with one label each, and labels that are words, not ids ("0", "LABEL_1"), unless
-`verbalizers` names them ({"0": "negative", "1": "positive"}: the same words a causal LM
-scores with `--method peft --model smollm2`).
+BBC News, 8 shots; the probe gained 1.2 to 7.1 (docs/benchmarks.md).
+
+`"auto"` adds them only where they can mean something: single texts with one label each,
+and labels that are words, not ids ("0", "LABEL_1"), unless `verbalizers` names them
+({"0": "negative", "1": "positive"}: the same words a causal LM scores with `--method peft
+--model smollm2`).
 """
 
 from __future__ import annotations
