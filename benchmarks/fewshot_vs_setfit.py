@@ -120,11 +120,11 @@ def main(argv=None) -> int:
         print(f"skipped: {DATA} not found (the shared datasets live beside the checkout)")
         return 0
     from textune import load_examples, sample_per_class
+    from textune.compare import parse_label_names
 
     train_all = load_examples(DATA / "sst2_train.tsv")
     test = load_examples(DATA / "sst2_test.tsv")
-    names = (dict(kv.split("=", 1) for kv in args.verbalizers.split(","))
-             if args.verbalizers else None)
+    names = parse_label_names(args.verbalizers) or None
     if args.one:
         system, shots, seed = args.one.split(":")
         print(json.dumps(run_one(system, sample_per_class(train_all, int(shots), int(seed)),
