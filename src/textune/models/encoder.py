@@ -2,7 +2,8 @@
 
 - `embed`: inference in length-sorted batches with a token budget (little padding), under
   `torch.inference_mode`, original order restored.
-- `forward`: a training forward pass over a batch of distinct texts, bucketed by length.
+- `forward`: a training forward pass over a batch of distinct texts, packed without padding
+  where the body allows it (`packing`), else bucketed by length.
 
 Texts longer than `max_length` tokens are truncated (`long_text="truncate"`) or, with
 `long_text="chunk"`, read whole at inference: split into windows of `max_length` tokens that
@@ -26,6 +27,7 @@ from ..engine.device import default_device
 from .backbones import resolve_backbone
 from .heads import mean_by_owner
 from .long_text import check_long_text, windows
+from .packing import packable, packed_embeddings, token_packs
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +146,15 @@ class Encoder:
     def forward(self, texts: Sequence[str], pairs: Sequence[str] | None = None,
                 bucket_size: int = 16, module: torch.nn.Module | None = None,
                 max_length: int | None = None,
-                rng: np.random.Generator | None = None) -> torch.Tensor:
+                rng: np.random.Generator | None = None,
+                pack_tokens: int = 1024) -> torch.Tensor:
         """Embeddings with gradients for a batch of distinct texts (row order preserved).
 
-        Texts are sorted by token length and encoded in buckets of `bucket_size`, so short
-        texts are not padded to the longest one in the batch. `module`: the body as wrapped
-        for training (e.g. by DDP), if it is. With `rng`, a text longer than `max_length`
+        Texts are sorted by token length. A body that `packing.packable` accepts reads them
+        padding-free, packed into rows of at most `pack_tokens` tokens; any other is fed
+        buckets of `bucket_size`, so short texts are not padded to the longest one in the
+        batch. `module`: the body as wrapped for training (e.g. by DDP), if it is: always
+        padded. With `rng`, a text longer than `max_length`
         tokens (at most the encoder's) is read through one random window of that many tokens.
         Pairs are read as for prediction: their two texts must be read together.
         """
@@ -162,9 +167,14 @@ class Encoder:
         lengths = [len(ids) for ids in enc["input_ids"]]
         order = np.argsort(lengths, kind="stable")
         parts = []
-        for start in range(0, len(order), bucket_size):
-            feats = self.pad(enc, order[start:start + bucket_size])
-            parts.append(module(feats)["sentence_embedding"])
+        if module is self.model and packable(self.model):
+            for idx in token_packs(order, lengths, pack_tokens):
+                rows = [{k: v[i] for k, v in enc.items()} for i in idx]
+                parts.append(packed_embeddings(self.model, rows, self.device))
+        else:
+            for start in range(0, len(order), bucket_size):
+                feats = self.pad(enc, order[start:start + bucket_size])
+                parts.append(module(feats)["sentence_embedding"])
         emb = torch.cat(parts)
         return emb[torch.as_tensor(np.argsort(order), device=emb.device)]  # undo the sort
 
