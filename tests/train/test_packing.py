@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, strategies as st
 
 from textune.models.encoder import Encoder
-from textune.models.packing import packable, token_packs
+from textune.models.packing import pack_rows, packable
 
 TEXTS = ["short", "a somewhat longer sentence about a film that goes on", "mid length text",
          "the longest of them all, " * 8, "tiny", "ok then, fine"]
@@ -36,9 +36,12 @@ def test_minilm_is_packed(encoder):
 
 
 @pytest.mark.parametrize("pairs", [None, PAIRS], ids=["texts", "pairs"])
-@pytest.mark.parametrize("pack_tokens", [1024, 40], ids=["one-row", "several-rows"])
-def test_packed_forward_equals_padded(encoder, pairs, pack_tokens):
-    packed = encoder.forward(TEXTS, pairs, pack_tokens=pack_tokens)
+@pytest.mark.parametrize("row_tokens", [256, 40], ids=["one-row", "several-rows"])
+def test_packed_forward_equals_padded(encoder, pairs, row_tokens):
+    lengths = [len(ids) for ids in encoder.token_ids(TEXTS, pairs)["input_ids"]]
+    rows = pack_rows(np.argsort(lengths, kind="stable"), lengths, 16, row_tokens)
+    assert rows is not None and (len(rows) == 1) == (row_tokens == 256)
+    packed = encoder.forward(TEXTS, pairs, row_tokens=row_tokens)
     padded = encoder.forward(TEXTS, pairs, module=Wrapped(encoder.model), bucket_size=16)
     assert packed.shape == (len(TEXTS), encoder.dim)
     assert (packed - padded).abs().max().item() < 1e-5
@@ -75,10 +78,22 @@ def test_other_bodies_keep_the_padded_path():
     assert not packable(enc.model)
 
 
-@given(st.lists(st.integers(1, 300), min_size=1, max_size=40), st.integers(1, 600))
-def test_token_packs_cover_every_text_once_within_the_limit(lengths, limit):
+@given(st.lists(st.integers(1, 300), min_size=1, max_size=40), st.integers(1, 600),
+       st.integers(1, 16))
+def test_pack_rows_cover_every_text_once_within_the_limit(lengths, row_tokens, bucket):
     order = list(np.argsort(lengths, kind="stable"))
-    packs = list(token_packs(order, lengths, limit))
-    assert [i for p in packs for i in p] == order
-    for p in packs:
-        assert len(p) == 1 or sum(lengths[i] for i in p) <= limit
+    rows = pack_rows(order, lengths, bucket, row_tokens)
+    if rows is None:
+        return
+    assert [i for r in rows for i in r] == order
+    limit = max(row_tokens, max(lengths))
+    assert all(len(r) == 1 or sum(lengths[i] for i in r) <= limit for r in rows)
+
+
+def test_texts_of_one_length_stay_padded():
+    """Windows of equal length (long texts) waste no padding: packing would only make
+    attention longer."""
+    assert pack_rows(list(range(16)), [64] * 16, 16, 256) is None
+    # short sentences of mixed lengths (SST-2 at 8 shots) pack into one row
+    lengths = [10, 11, 15, 10, 22, 13, 29, 6]
+    assert pack_rows(list(np.argsort(lengths)), lengths, 16, 256) is not None

@@ -27,7 +27,7 @@ from ..engine.device import default_device
 from .backbones import resolve_backbone
 from .heads import mean_by_owner
 from .long_text import check_long_text, windows
-from .packing import packable, packed_embeddings, token_packs
+from .packing import pack_rows, packable, packed_embeddings
 
 log = logging.getLogger(__name__)
 
@@ -147,16 +147,17 @@ class Encoder:
                 bucket_size: int = 16, module: torch.nn.Module | None = None,
                 max_length: int | None = None,
                 rng: np.random.Generator | None = None,
-                pack_tokens: int = 1024) -> torch.Tensor:
+                row_tokens: int = 256) -> torch.Tensor:
         """Embeddings with gradients for a batch of distinct texts (row order preserved).
 
-        Texts are sorted by token length. A body that `packing.packable` accepts reads them
-        padding-free, packed into rows of at most `pack_tokens` tokens; any other is fed
-        buckets of `bucket_size`, so short texts are not padded to the longest one in the
-        batch. `module`: the body as wrapped for training (e.g. by DDP), if it is: always
-        padded. With `rng`, a text longer than `max_length`
-        tokens (at most the encoder's) is read through one random window of that many tokens.
-        Pairs are read as for prediction: their two texts must be read together.
+        Texts are sorted by token length and encoded in buckets of `bucket_size`, so short
+        texts are not padded to the longest one in the batch; a body that
+        `packing.packable` accepts reads them padding-free instead, packed into rows of
+        about `row_tokens` tokens, when that saves work (`packing.pack_rows`). `module`: the
+        body as wrapped for training (e.g. by DDP), if it is: always padded. With `rng`, a
+        text longer than `max_length` tokens (at most the encoder's) is read through one
+        random window of that many tokens. Pairs are read as for prediction: their two texts
+        must be read together.
         """
         module = module or self.model
         if rng is not None and pairs is None:
@@ -167,10 +168,11 @@ class Encoder:
         lengths = [len(ids) for ids in enc["input_ids"]]
         order = np.argsort(lengths, kind="stable")
         parts = []
-        if module is self.model and packable(self.model):
-            for idx in token_packs(order, lengths, pack_tokens):
-                rows = [{k: v[i] for k, v in enc.items()} for i in idx]
-                parts.append(packed_embeddings(self.model, rows, self.device))
+        rows = (pack_rows(order, lengths, bucket_size, row_tokens)
+                if module is self.model and packable(self.model) else None)
+        if rows is not None:
+            order = np.concatenate(rows)
+            parts.append(packed_embeddings(self.model, enc, rows, self.device))
         else:
             for start in range(0, len(order), bucket_size):
                 feats = self.pad(enc, order[start:start + bucket_size])

@@ -1,11 +1,14 @@
-"""Padding-free training forwards: a batch of texts as one packed sequence.
+"""Padding-free training forwards: a batch of texts packed into a few rows.
 
 A contrastive step reads 8-16 short texts of different lengths. Padded to the longest, more
 than half of each matmul multiplies padding (SST-2, 8 shots: 258 padded tokens for 109 real
-ones). Packed, the texts run as one row of their real tokens: each token attends only to its
-own text (a block-diagonal mask), positions restart at 0 for each text, and mean pooling runs
-per text. That is the same function as the padded batch (checked in the tests to float
-rounding), with the matmuls on real tokens only.
+ones). Packed, texts run side by side in rows of their real tokens: each token attends only
+to its own text (a block-diagonal mask), positions restart at 0 for each text, and mean
+pooling runs per text. That is the same function as the padded batch (the tests check
+embeddings and gradients against it), with the matmuls on real tokens only. Rows hold at
+most `row_tokens` tokens (or the longest text), because attention costs a row's length
+squared; a step is packed only when that computes clearly fewer token positions than
+length-sorted padded buckets (texts of equal length, e.g. long-text windows, gain nothing).
 
 Only for bodies where this is known to hold: a transformers BERT-type model behind
 sentence-transformers' Transformer, mean Pooling and optional Normalize modules, with SDPA
@@ -22,6 +25,8 @@ import torch.nn.functional as F
 # model types whose embeddings take explicit `position_ids` and whose attention applies a
 # given 4D mask unchanged (MPNet derives relative positions itself: not packable as is)
 PACKABLE_MODEL_TYPES = {"bert"}
+# pack only when the packed rows are at most this fraction of the padded buckets' positions
+MIN_SAVING = 0.8
 
 
 def packable(st_model) -> bool:
@@ -41,37 +46,53 @@ def packable(st_model) -> bool:
             and getattr(config, "_attn_implementation", None) == "sdpa")
 
 
-def packed_embeddings(st_model, rows: Sequence[dict], device: torch.device) -> torch.Tensor:
-    """Sentence embeddings of tokenised `rows` (dicts of id lists), run as one packed row."""
-    lengths = torch.tensor([len(r["input_ids"]) for r in rows])
-    owner = torch.repeat_interleave(torch.arange(len(rows)), lengths).to(device)
-    features = {
-        "input_ids": _cat(rows, "input_ids", device),
-        "position_ids": torch.cat([torch.arange(int(n)) for n in lengths])[None].to(device),
-        "attention_mask": (owner[:, None] == owner[None, :])[None, None],
-    }
-    if "token_type_ids" in rows[0]:
-        features["token_type_ids"] = _cat(rows, "token_type_ids", device)
-    tokens = st_model[0](features)["token_embeddings"][0]  # (total tokens, dim)
-    sums = torch.zeros(len(rows), tokens.shape[1], dtype=tokens.dtype, device=device)
-    emb = sums.index_add(0, owner, tokens) / lengths.to(device, tokens.dtype)[:, None]
-    return F.normalize(emb, p=2, dim=1) if len(st_model) == 3 else emb
-
-
-def token_packs(order, lengths: Sequence[int], limit: int):
-    """Consecutive runs of `order` (indices sorted by length) of at most `limit` tokens each
-    (a longer text alone): attention over a packed row costs its length squared."""
-    pack, total = [], 0
+def pack_rows(order: Sequence[int], lengths: Sequence[int], bucket_size: int,
+              row_tokens: int) -> list[list[int]] | None:
+    """Rows of text indices to pack (`order`: indices sorted by length), or None when
+    packing would not save at least 1 - MIN_SAVING of the padded buckets' positions."""
+    limit = max(row_tokens, max(lengths[i] for i in order))
+    rows, row, total = [], [], 0
     for i in order:
-        n = lengths[i]
-        if pack and total + n > limit:
-            yield pack
-            pack, total = [], 0
-        pack.append(i)
-        total += n
-    if pack:
-        yield pack
+        if row and total + lengths[i] > limit:
+            rows.append(row)
+            row, total = [], 0
+        row.append(i)
+        total += lengths[i]
+    rows.append(row)
+    packed = len(rows) * max(sum(lengths[i] for i in r) for r in rows)
+    padded = sum(len(order[s:s + bucket_size]) * lengths[order[min(s + bucket_size, len(order)) - 1]]
+                 for s in range(0, len(order), bucket_size))
+    return rows if packed <= MIN_SAVING * padded else None
 
 
-def _cat(rows: Sequence[dict], key: str, device: torch.device) -> torch.Tensor:
-    return torch.tensor([t for r in rows for t in r[key]], device=device)[None]
+def packed_embeddings(st_model, encoded: dict, rows: Sequence[Sequence[int]],
+                      device: torch.device) -> torch.Tensor:
+    """Sentence embeddings of the texts in `rows` (indices into `encoded`, tokenised
+    unpadded), in row-major order, computed as one batch of packed rows."""
+    width = max(sum(len(encoded["input_ids"][i]) for i in r) for r in rows)
+    shape = (len(rows), width)
+    ids, pos, types = (torch.zeros(shape, dtype=torch.long) for _ in range(3))
+    owner = (-1 - torch.arange(width)).repeat(len(rows), 1)  # padding: attends only itself
+    lengths, k = [], 0
+    for r, row in enumerate(rows):
+        at = 0
+        for i in row:
+            n = len(encoded["input_ids"][i])
+            ids[r, at:at + n] = torch.tensor(encoded["input_ids"][i])
+            if "token_type_ids" in encoded:
+                types[r, at:at + n] = torch.tensor(encoded["token_type_ids"][i])
+            pos[r, at:at + n] = torch.arange(n)
+            owner[r, at:at + n] = k
+            lengths.append(n)
+            k, at = k + 1, at + n
+    features = {"input_ids": ids, "position_ids": pos, "token_type_ids": types,
+                "attention_mask": (owner[:, :, None] == owner[:, None, :])[:, None]}
+    features = {key: v.to(device) for key, v in features.items()}
+    tokens = st_model[0](features)["token_embeddings"]  # (rows, width, dim)
+    owner = owner.reshape(-1).to(device)
+    real = owner >= 0
+    flat = tokens.reshape(-1, tokens.shape[-1])[real]
+    sums = torch.zeros(k, flat.shape[1], dtype=flat.dtype, device=device)
+    emb = sums.index_add(0, owner[real], flat) / torch.tensor(lengths, device=device,
+                                                               dtype=flat.dtype)[:, None]
+    return F.normalize(emb, p=2, dim=1) if len(st_model) == 3 else emb
