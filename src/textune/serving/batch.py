@@ -112,14 +112,16 @@ def load_predictor(path: str | os.PathLike, backend: str = "torch", *, bf16: boo
 
 def _recommend_onnx(clf, path: Path) -> None:
     """Say so when a faster path is installed: on CPU the ONNX export of an embedding model
-    predicts 3-5x faster than torch with the same answers (docs/benchmarks.md)."""
+    predicts 1.3x (idle 2-core AVX2) to 2.9x (a busier machine) faster than torch with the
+    same answers, and int8 faster still (docs/benchmarks.md, "Inference and serving")."""
     import importlib.util
 
     if (importlib.util.find_spec("onnxruntime") is not None
             and getattr(clf.model_, "kind", None) == "embedding"
             and clf.model_.encoder.device.type == "cpu"):
         log.info("onnxruntime is installed: `textune export %s -o %s-onnx` then --backend onnx "
-                 "predicts about 3-5x faster on CPU, with the same answers", path, path)
+                 "predicts faster on CPU with the same answers (1.3-2.9x measured; "
+                 "--quantize int8 faster still)", path, path)
 
 
 # -------------------------------------------------------------------------------- batch fn
