@@ -58,6 +58,18 @@ def test_label_ids_index_the_labels_list_on_every_path(by_id, tmp_path):
     assert list(native.predict(PROBES)) == ["weather", "cooking", "football"]
 
 
+def test_label_anchors_follow_the_training_arguments(by_id):
+    """Named labels get textune's label-name anchors by default; `label_anchors=False`
+    trains on the script's texts only, as the setfit library does."""
+    trainer, names = by_id
+    assert trainer.model.classifier.fit_stats_["label_anchors"] == 4 * len(names)
+    ids = [names.index(topic) for topic in NAMES for _ in TOPICS[topic]]
+    plain = train(ids, names=names, label_anchors=False)
+    assert plain.model.classifier.fit_stats_["label_anchors"] == 0
+    with pytest.raises(ValueError, match="label_anchors"):
+        train(ids, label_anchors=True)  # ids without names: nothing to anchor
+
+
 def test_evaluate_compares_ids_with_ids(by_id):
     trainer, names = by_id
     ids = [names.index(t) for t in ("weather", "cooking", "football")]

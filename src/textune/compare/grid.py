@@ -230,13 +230,11 @@ def cell_params(method: str, params: Mapping[str, Any],
 def _with_label_names(params: dict, method: str, label_names, train: Examples) -> dict:
     """The cell's settings with `--label-names` as the verbalizers of a method that reads
     them (setfit/probe's label anchors, a causal LM's label words), unless set already."""
-    from ..methods import METHODS, honours, knobs, resolve_method
+    from ..methods import METHODS, config_class, honours, knobs, resolve_method
 
     if not label_names or params.get("verbalizers") or not honours(method, "verbalizers"):
         return params
-    cls = METHODS[resolve_method(method)[0]]
-    cfg = cls.config_for(params.get("model", "minilm")) if hasattr(cls, "config_for") \
-        else cls.config
+    cfg = config_class(METHODS[resolve_method(method)[0]], params.get("model", "minilm"))
     if "verbalizers" not in {k["name"] for k in knobs(cfg)}:  # peft on an encoder
         return params
     known = {str(c) for c in train.classes}

@@ -82,12 +82,17 @@ def method_config(method: str, params: Mapping[str, Any], defaults: Mapping[str,
     params = {**params, **overrides}
     user_set = {k for k, v in params.items()
                 if k != "method" and k not in overrides and not _same(v, defaults.get(k))}
-    config_cls = cls.config_for(params["model"]) if hasattr(cls, "config_for") else cls.config
+    config_cls = config_class(cls, params["model"])
     shown = next((label for label, c in getattr(cls, "variants", {}).items()
                   if c is config_cls and c is not cls.config), method)
     cfg = build_config(config_cls, params, user_set, method=shown, readers=readers(),
                        hints=cls.hints)
     return name, cls, cfg
+
+
+def config_class(cls, model: str):
+    """The config dataclass `cls` reads with this backbone (peft's differs for a causal LM)."""
+    return cls.config_for(model) if hasattr(cls, "config_for") else cls.config
 
 
 def _same(a: Any, b: Any) -> bool:

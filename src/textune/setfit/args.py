@@ -82,6 +82,9 @@ class TrainingArguments:
     load_best_model_at_end: bool = False
     metric_for_best_model: str | None = "embedding_loss"
     greater_is_better: bool | None = None
+    # textune's own, not setfit's: the label names as extra training sentences ("auto": where
+    # the labels are words; False trains on the given texts only, as setfit does)
+    label_anchors: bool | str = "auto"
 
     def __post_init__(self) -> None:
         if self.evaluation_strategy is not None:  # the older name
@@ -177,7 +180,8 @@ class TrainingArguments:
         return {"learning_rate": self.body_embedding_learning_rate,
                 "warmup_ratio": self.warmup_proportion, "seed": self.seed,
                 "max_length": self.max_length, "show_progress": self.show_progress_bar,
-                "bf16": True if self.use_amp else "auto", "loss": _loss_name(self.loss)}
+                "bf16": True if self.use_amp else "auto", "loss": _loss_name(self.loss),
+                "label_anchors": self.label_anchors}
 
     @property
     def best_metric_key(self) -> str:
