@@ -69,6 +69,25 @@ def test_packed_gradients_equal_padded(encoder):
         assert (packed[name] - g).abs().max() <= 1e-4 * g.abs().max() + 1e-8, name
 
 
+def test_a_lora_wrapped_body_packs_the_same():
+    """`--method setfit --peft lora` trains a peft-wrapped body: packing must see through it."""
+    from types import SimpleNamespace
+
+    from textune.methods.setfit import _add_lora
+
+    enc = Encoder.load("minilm")
+    _add_lora(enc, SimpleNamespace(peft="lora", lora_r=8))
+    enc.model.eval()
+    with torch.no_grad():  # move the adapter off zero, so it shows in the output
+        for p in enc.model.parameters():
+            if p.requires_grad:
+                p.add_(0.01 * torch.randn(p.shape, generator=torch.Generator().manual_seed(1)))
+    assert packable(enc.model)
+    packed = enc.forward(TEXTS)
+    padded = enc.forward(TEXTS, module=Wrapped(enc.model))
+    assert (packed - padded).abs().max().item() < 1e-5
+
+
 def test_other_bodies_keep_the_padded_path():
     enc = Encoder.load("minilm")
     enc.model[1].pooling_mode = "cls"
