@@ -2,7 +2,7 @@
 
 Issue 13 asks to measure max and attention-weighted pooling beside the mean. Per seed: one
 setfit model trained with `long_text="chunk"` on N BBC articles per topic; then every
-training and held-out article is cut into the same windows (256 tokens, stride 32) and
+training and held-out article is cut into the same windows (256 tokens, 64 shared) and
 each window embedded once. Each pooling turns a text's window embeddings into one vector,
 a logistic-regression head (textune's, C=1) is fitted on the pooled training vectors and
 scored on the pooled held-out ones. The body is the same for every pooling: only the
