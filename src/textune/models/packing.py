@@ -60,8 +60,8 @@ def pack_rows(order: Sequence[int], lengths: Sequence[int], bucket_size: int,
         total += lengths[i]
     rows.append(row)
     packed = len(rows) * max(sum(lengths[i] for i in r) for r in rows)
-    padded = sum(len(order[s:s + bucket_size]) * lengths[order[min(s + bucket_size, len(order)) - 1]]
-                 for s in range(0, len(order), bucket_size))
+    buckets = [order[s:s + bucket_size] for s in range(0, len(order), bucket_size)]
+    padded = sum(len(b) * lengths[b[-1]] for b in buckets)  # sorted: the last is the longest
     return rows if packed <= MIN_SAVING * padded else None
 
 
