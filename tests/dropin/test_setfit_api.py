@@ -68,6 +68,9 @@ def test_label_anchors_follow_the_training_arguments(by_id):
     assert plain.model.classifier.fit_stats_["label_anchors"] == 0
     with pytest.raises(ValueError, match="label_anchors"):
         train(ids, label_anchors=True)  # ids without names: nothing to anchor
+    with pytest.raises(ValueError, match=r"label_anchors=\.\.\.\) must be 'auto', True or "
+                                         r"False, not 'yes'"):
+        TrainingArguments(label_anchors="yes")  # at once, not after loading a model
 
 
 def test_evaluate_compares_ids_with_ids(by_id):

@@ -42,6 +42,20 @@ def test_auto_adds_templates_with_their_class_ids():
     assert out.classes == ex.classes
 
 
+def test_anchors_the_training_set_already_has_are_not_added_again():
+    """`compare --shots 0` trains on the templates themselves: no anchor is a second copy."""
+    from textune.data.templates import templated_examples
+
+    zero_shot = templated_examples(["tech", "sports", "politics"])
+    y = np.array([zero_shot.classes.index(v) for v in zero_shot.labels])
+    out, y2, n = add_label_anchors(zero_shot, y, "auto")
+    assert n == 0 and out.texts == zero_shot.texts and list(y2) == list(y)
+    ex = _examples(["tech", "sports", "politics"])
+    ex = Examples(texts=ex.texts[:2] + ["It is politics."], labels=ex.labels)
+    out, y2, n = add_label_anchors(ex, np.array([0, 1, 2]), "auto")
+    assert n == 4 * 3 - 1 and len(set(out.texts)) == len(out.texts) == len(y2)
+
+
 def test_id_labels_get_anchors_only_when_named():
     ex = _examples(["1", "0", "1", "0"])
     y = np.array([1, 0, 1, 0])

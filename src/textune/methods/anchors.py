@@ -80,10 +80,18 @@ def add_label_anchors(ex: Examples, y: np.ndarray, mode: Any,
         log.info("no label-name anchors: %s", reason)
         return ex, y, 0
     classes = list(ex.classes)
-    anchors = templated_examples(classes, names=names)
-    out = dataclasses.replace(ex, texts=list(ex.texts) + anchors.texts,
-                              labels=list(ex.labels) + anchors.labels, lines=None)
-    y = np.concatenate([y, [classes.index(c) for c in anchors.labels]])
+    templated = templated_examples(classes, names=names)
+    # a sentence the training set already has is not added twice (`compare --shots 0`
+    # trains on these very templates): a copy would only double its weight in the head
+    have = set(ex.texts)
+    anchors = [(t, c) for t, c in zip(templated.texts, templated.labels) if t not in have]
+    if not anchors:
+        log.info("no label-name anchors: the training texts already hold them all")
+        return ex, y, 0
+    texts, labels = map(list, zip(*anchors))
+    out = dataclasses.replace(ex, texts=list(ex.texts) + texts,
+                              labels=list(ex.labels) + labels, lines=None)
+    y = np.concatenate([y, [classes.index(c) for c in labels]])
     log.info("added %d label-name anchors (e.g. %r) to the %d training texts",
-             len(anchors), anchors.texts[0], len(ex))
-    return out, y, len(anchors)
+             len(texts), texts[0], len(ex))
+    return out, y, len(texts)

@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..methods.anchors import ANCHOR_MODES
 from ..methods.setfit import schedule, texts_per_step
 
 REPORT_NOWHERE = (None, "all", ["all"], "none", ["none"])  # textune reports to no tracker
@@ -99,6 +100,9 @@ class TrainingArguments:
             raise ValueError(" ".join(f"TrainingArguments({name}={getattr(self, name)!r}): "
                                       f"{NOT_HONOURED[name]}" for name in refused))
         _loss_name(self.loss)  # refuse an unsupported loss now, not after loading a model
+        if self.label_anchors not in ANCHOR_MODES:
+            raise ValueError("TrainingArguments(label_anchors=...) must be 'auto', True or "
+                             f"False, not {self.label_anchors!r}.")
         if self.sampling_strategy not in ("oversampling", "undersampling", "unique"):
             raise ValueError("TrainingArguments(sampling_strategy=...) must be 'oversampling', "
                              f"'undersampling' or 'unique', not {self.sampling_strategy!r}.")
