@@ -25,6 +25,7 @@ from .artifact.files import atomic_dir
 from .data import DataError, align_labels, coerce_inputs
 from .engine.checkpoint import Checkpointing, checkpointing
 from .engine.device import default_device, set_threads
+from .engine.together import together
 from .methods import MethodParamError, method_config
 from .metrics import classification_metrics, multilabel_metrics
 from .models.decision import DEFAULT_THRESHOLD, Decision, tune_thresholds
@@ -359,17 +360,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
         self._check_fitted()
         path = Path(path)
-        state = PartialState()  # under `accelerate launch`, one process writes
-        if not state.is_main_process:
-            state.wait_for_everyone()
-            return path
-        check = record(self.model_.predict_proba, self.is_pair_)
-        with atomic_dir(path) as tmp:
-            config = {**self._config(), **self.model_.save(tmp), SELF_CHECK: check}
-            (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=str) + "\n")
-            (tmp / "README.md").write_text(_model_card(config))
-        log.info("saved model to %s", path)
-        state.wait_for_everyone()
+        # under `accelerate launch` one process writes; if it fails, every process raises
+        with together(f"saving the model to {path}"):
+            if PartialState().is_main_process:
+                check = record(self.model_.predict_proba, self.is_pair_)
+                with atomic_dir(path) as tmp:
+                    config = {**self._config(), **self.model_.save(tmp), SELF_CHECK: check}
+                    (tmp / CONFIG_FILE).write_text(
+                        json.dumps(config, indent=2, default=str) + "\n")
+                    (tmp / "README.md").write_text(_model_card(config))
+                log.info("saved model to %s", path)
         return path
 
     @classmethod

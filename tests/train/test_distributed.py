@@ -132,3 +132,50 @@ def _kill_launch(proc) -> None:
             pass
     proc.wait()
     psutil.wait_procs(victims, timeout=30)
+
+
+FAIL_SCRIPT = """
+import sys
+from textune import TextClassifier
+texts = ["a wonderful, moving film", "brilliant acting and a great story",
+         "a dull, tedious mess", "terrible acting and a boring plot",
+         "an average film", "neither good nor bad"]
+labels = ["good", "good", "bad", "bad", "so-so", "so-so"]
+where, out = sys.argv[1], sys.argv[2]
+ck = dict(checkpoint_dir=f"{out}/ck", checkpoint_every=2) if where == "checkpoint" else {}
+clf = TextClassifier(method="finetune", epochs=2, batch_size=2, seed=0, **ck).fit(texts, labels)
+clf.save(f"{out}/model")
+"""
+
+
+@pytest.mark.parametrize("where", ["checkpoint", "save"])
+def test_a_write_failing_on_one_process_fails_every_process(where, tmp_path):
+    """The main process cannot write (here: a file stands where its folder goes; in life a
+    full disk). Every process stops with the cause named: the main one with its error, the
+    others saying another process failed. Not a wait at a barrier, which ends only where a
+    launcher's agent kills the survivors (torchrun does, with no word of why) and never under
+    launchers without one."""
+    launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    if launcher is None:
+        pytest.skip("the accelerate launcher is not installed beside this Python")
+    script = tmp_path / "train.py"
+    script.write_text(FAIL_SCRIPT)
+    if where == "checkpoint":
+        (tmp_path / "ck").mkdir()
+        (tmp_path / "ck" / ".tmp-step-00000002").write_text("in the way")
+    else:
+        (tmp_path / "model").write_text("in the way")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        [launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+         "--mixed_precision", "no", "--dynamo_backend", "no", str(script), where,
+         str(tmp_path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        _kill_launch(proc)
+        pytest.fail(f"the launch hung after a failed {where} write (a process at a barrier)")
+    assert proc.returncode != 0
+    assert "FileExistsError" in err, err[-3000:]  # the main process says why
+    assert "failed on another process of this launch" in err, err[-3000:]  # the other stops

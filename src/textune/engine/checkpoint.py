@@ -32,6 +32,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from .together import together
+
 log = logging.getLogger(__name__)
 
 PREFIX = "step-"
@@ -180,37 +182,39 @@ def latest(folder: Path) -> Path | None:
 # ------------------------------------------------------------------------------ writing
 
 
-def write(ck: Checkpointing, step: int, *, rank: int, is_main: bool, barrier,
+def write(ck: Checkpointing, step: int, *, rank: int, is_main: bool,
           weights: dict, best: dict | None, optimizer: dict, state: dict) -> Path:
-    """Write the checkpoint of `step` atomically; every process calls this (`barrier`
-    waits for all), each writing its own RNG states; the main process writes the rest,
-    renames the folder into place and prunes old checkpoints."""
+    """Write the checkpoint of `step` atomically; every process calls this, each writing its
+    own RNG states; the main process writes the rest, renames the folder into place and
+    prunes old checkpoints. A failure on any process (a full disk) raises on all of them
+    (`together`), where a barrier would leave the others waiting for ever."""
     t0 = time.perf_counter()
     target = ck.dir / f"{PREFIX}{step:08d}"
     tmp = ck.dir / f"{TMP_PREFIX}{step:08d}"
-    if is_main:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-    barrier()
-    _write_rng(tmp, rank)
-    if is_main:
-        _save_tensors(weights, tmp / "weights.safetensors")
-        if best is not None:
-            _save_tensors(best, tmp / "best.safetensors")
-        tensors, meta = _split_optimizer(optimizer)
-        _save_tensors(tensors, tmp / "optimizer.safetensors")
-        _write_json(tmp / "optimizer.json", meta)
-    barrier()
-    if is_main:
-        _write_json(tmp / "state.json", {**state, "settings": ck.settings, "step": step})
-        _fsync_dir(tmp)
-        shutil.rmtree(target, ignore_errors=True)
-        os.rename(tmp, target)
-        _fsync_dir(ck.dir)
-        for old in complete(ck.dir)[:-ck.keep]:
-            shutil.rmtree(old, ignore_errors=True)
-        log.info("checkpoint written: %s (%.1fs)", target, time.perf_counter() - t0)
-    barrier()
+    what = f"writing the checkpoint of step {step}"
+    with together(what):
+        if is_main:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+    with together(what):
+        _write_rng(tmp, rank)
+        if is_main:
+            _save_tensors(weights, tmp / "weights.safetensors")
+            if best is not None:
+                _save_tensors(best, tmp / "best.safetensors")
+            tensors, meta = _split_optimizer(optimizer)
+            _save_tensors(tensors, tmp / "optimizer.safetensors")
+            _write_json(tmp / "optimizer.json", meta)
+    with together(what):
+        if is_main:
+            _write_json(tmp / "state.json", {**state, "settings": ck.settings, "step": step})
+            _fsync_dir(tmp)
+            shutil.rmtree(target, ignore_errors=True)
+            os.rename(tmp, target)
+            _fsync_dir(ck.dir)
+            for old in complete(ck.dir)[:-ck.keep]:
+                shutil.rmtree(old, ignore_errors=True)
+            log.info("checkpoint written: %s (%.1fs)", target, time.perf_counter() - t0)
     ck.written()
     return target
 

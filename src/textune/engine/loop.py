@@ -265,7 +265,6 @@ def fit(task: Task, cfg: TrainConfig, *, examples_per_batch: Callable[[Any], int
                  "scaler": None if acc.scaler is None else acc.scaler.state_dict()}
         return checkpoint.write(
             ck, result.steps, rank=acc.process_index, is_main=acc.is_main_process,
-            barrier=acc.wait_for_everyone,
             weights={n: t for n, t in inner.state_dict().items() if n in trainable},
             best=best_state, optimizer=opt.state_dict(), state=state)
 
