@@ -84,14 +84,13 @@ def add_label_anchors(ex: Examples, y: np.ndarray, mode: Any,
     # a sentence the training set already has is not added twice (`compare --shots 0`
     # trains on these very templates): a copy would only double its weight in the head
     have = set(ex.texts)
-    anchors = [(t, c) for t, c in zip(templated.texts, templated.labels) if t not in have]
-    if not anchors:
+    anchors = templated.subset([i for i, t in enumerate(templated.texts) if t not in have])
+    if not len(anchors):
         log.info("no label-name anchors: the training texts already hold them all")
         return ex, y, 0
-    texts, labels = map(list, zip(*anchors))
-    out = dataclasses.replace(ex, texts=list(ex.texts) + texts,
-                              labels=list(ex.labels) + labels, lines=None)
-    y = np.concatenate([y, [classes.index(c) for c in labels]])
+    out = dataclasses.replace(ex, texts=list(ex.texts) + anchors.texts,
+                              labels=list(ex.labels) + anchors.labels, lines=None)
+    y = np.concatenate([y, [classes.index(c) for c in anchors.labels]])
     log.info("added %d label-name anchors (e.g. %r) to the %d training texts",
-             len(texts), texts[0], len(ex))
-    return out, y, len(texts)
+             len(anchors), anchors.texts[0], len(ex))
+    return out, y, len(anchors)
