@@ -10,7 +10,7 @@ LATEST := .venv-latest
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test bench test-latest lock clean
+.PHONY: demo test test-all bench test-latest lock clean
 
 # torch is pinned to the CPU wheel that lies on these machines; an unpinned torch pulls
 # gigabytes of CUDA. The lock is a prerequisite: editing it re-installs to match.
@@ -36,7 +36,12 @@ $(VENV)/.bench: $(BIN)/textune
 demo: $(BIN)/textune
 	$(BIN)/textune demo
 
+# Two tiers: `make test` is the fast tier (every test not marked slow; <= 10 min on 2 cores),
+# what a developer runs before each commit; `make test-all` is every test, what CI runs.
 test: $(VENV)/.dev
+	$(BIN)/python -m pytest tests -m "not slow"
+
+test-all: $(VENV)/.dev
 	$(BIN)/python -m pytest tests
 
 bench: $(VENV)/.bench

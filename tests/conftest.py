@@ -20,6 +20,15 @@ def shared_file(name: str) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory) -> str:
+    """A 2-layer random BERT with MiniLM's tokenizer (tests/tiny.py): for tests of agreement
+    between paths, not of accuracy."""
+    from tests.tiny import build_tiny_backbone
+
+    return str(build_tiny_backbone(tmp_path_factory.mktemp("tiny-backbone")))
+
+
+@pytest.fixture(scope="session")
 def sst2_train():
     from textune import load_examples
 

@@ -109,14 +109,16 @@ def test_cli_export_and_predict_backend_onnx(probe_model, tmp_path, tiny_texts):
 
 
 @pytest.mark.parametrize("method,peft", [("finetune", None), ("peft", "lora")])
-def test_sequence_models_export_with_torch_parity(method, peft, tiny_texts, tmp_path):
+def test_sequence_models_export_with_torch_parity(method, peft, tiny_texts, tiny_backbone,
+                                                  tmp_path):
     """finetune and LoRA models (adapter folded in) export as one graph that matches torch,
-    pairs included."""
+    pairs included (agreement: the tiny random backbone)."""
     from textune import TextClassifier
 
     texts, labels = tiny_texts
     pairs = list(zip(texts, reversed(texts)))
-    clf = TextClassifier(method=method, peft=peft, epochs=2, seed=0).fit(pairs, labels)
+    clf = TextClassifier(method=method, peft=peft, model=tiny_backbone, epochs=2,
+                         seed=0).fit(pairs, labels)
     clf.save(tmp_path / "m")
     onnx = OnnxClassifier.load(export_onnx(tmp_path / "m", tmp_path / "x"))
     assert onnx.outputs == ["probabilities", "logits"] and "token_type_ids" in onnx.input_names
@@ -127,12 +129,13 @@ def test_sequence_models_export_with_torch_parity(method, peft, tiny_texts, tmp_
         onnx.embed(a, b)
 
 
-def test_prompt_adapter_export_is_refused_with_advice(tiny_texts, tmp_path):
+def test_prompt_adapter_export_is_refused_with_advice(tiny_texts, tiny_backbone, tmp_path):
     from textune import TextClassifier
     from textune.serving.onnx import ExportError
 
     texts, labels = tiny_texts
-    TextClassifier(method="prompt", epochs=1).fit(texts, labels).save(tmp_path / "m")
+    TextClassifier(method="prompt", model=tiny_backbone, epochs=1).fit(
+        texts, labels).save(tmp_path / "m")
     with pytest.raises(ExportError, match="--peft lora"):
         export_onnx(tmp_path / "m", tmp_path / "x")
     assert not (tmp_path / "x").exists()

@@ -172,11 +172,13 @@ def test_scikit_learn_label_lists_and_indicator_matrices():
                                      threshold="tune"),
                                 dict(method="peft", peft="lora", epochs=2)],
                          ids=["finetune-tuned", "lora"])
-def test_fine_tuned_label_sets_give_the_same_answer_everywhere(ekman, tmp_path, kw):
+def test_fine_tuned_label_sets_give_the_same_answer_everywhere(ekman, tiny_backbone, tmp_path,
+                                                              kw):
     """Sigmoid outputs and binary cross-entropy (transformers' multi_label_classification),
-    through reload, CLI, batch, HTTP and ONNX."""
+    through reload, CLI, batch, HTTP and ONNX (agreement: the tiny random backbone)."""
     train, dev = ekman
-    clf = TextClassifier(max_length=48, seed=0, class_weight="balanced", **kw).fit(train)
+    clf = TextClassifier(max_length=48, seed=0, class_weight="balanced", model=tiny_backbone,
+                         **kw).fit(train)
     assert clf.multi_label and clf.model_.multi_label
     if kw.get("threshold") == "tune":  # on the validation split the run held out
         assert clf.fit_stats_["tuned_on_rows"] == clf.fit_stats_["validation_rows"] > 0

@@ -3,9 +3,11 @@ ONNX and the HTTP service, for every method, with the label kinds users have.
 
 Binary-only round trips once passed while every 3+-class model reloaded scrambled, so the
 matrix uses 4 news topics in non-sorted first-seen order, integer labels, and digit strings
-whose text order differs from their numeric order ("007" < "10" < "2" < "7"). Training is
-kept tiny: the point is agreement between paths, not accuracy (test_trust.py checks that).
-The label kinds live in tests/labels.py, for any test to use.
+whose text order differs from their numeric order ("007" < "10" < "2" < "7"). The point is
+agreement between paths, not accuracy (test_trust.py checks that), so every encoder case
+trains on the tiny random backbone (tests/tiny.py) and the whole matrix sits in the fast
+tier; the causal LM (real SmolLM2) and the accuracy-and-agreement CLI run are slow. The label
+kinds live in tests/labels.py, for any test to use.
 """
 
 import json
@@ -56,11 +58,11 @@ def news(bbc_news4):
 
 
 @pytest.mark.parametrize("method, kind, pairs", CASES)
-def test_every_path_gives_the_same_answer(news, tmp_path, method, kind, pairs):
+def test_every_path_gives_the_same_answer(news, tiny_backbone, tmp_path, method, kind, pairs):
     train, test = (relabel(part, kind, pairs=pairs) for part in news)
     if METHODS[method].get("model") == "smollm2":
         pytest.importorskip("gguf")
-    clf = TextClassifier(**{**FAST, **METHODS[method]}).fit(train)
+    clf = TextClassifier(**{**FAST, "model": tiny_backbone, **METHODS[method]}).fit(train)
     assert sorted(set(clf.labels)) == sorted(set(labels_of(kind, TOPICS)))
     assert exports_to_onnx(clf) == (method in ONNX)
     assert_same_answer_everywhere(clf, test, tmp_path, onnx=method in ONNX)
