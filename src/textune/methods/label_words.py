@@ -14,24 +14,23 @@ import torch
 from ..engine.batching import LengthGroupedBatchSampler
 from ..engine.loop import ClassifierTask
 from ..models.generative import MAX_LENGTH, LabelWordModel, load_causal_lm
-from .config import SupervisedConfig, knob
+from .config import (AdapterConfig, SupervisedConfig, VerbalizerConfig, VirtualTokensConfig,
+                     knob)
 from .supervised import default_epochs, label_ids, validation_split
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class LabelWordsConfig(SupervisedConfig):
+class LabelWordsConfig(VerbalizerConfig, VirtualTokensConfig, AdapterConfig, SupervisedConfig):
     """peft on a causal LM: an adapter learns to put the right label's words first after a
     prompt (generative classification with probabilities)."""
 
-    peft: str | None = knob(None, "adapter: prompt, ptuning, lora or ia3 (None: lora)")
-    lora_r: int = knob(8, "LoRA rank (with peft='lora')")
-    num_virtual_tokens: int = knob(20, "virtual tokens (with peft='prompt' or 'ptuning')")
-    verbalizers: dict | None = knob(None, "{label: words} scored for each class (None: the "
-                                    "label itself)")
     template: str | None = knob(None, "prompt with {text} (and {text_pair}); the label words "
-                                "follow it")
+                                "follow it",
+                                doc="Causal LM prompt with {text} (and {text_pair}); the label "
+                                "words follow it.",
+                                example="--template 'Review: {text}\\nSentiment:'")
 
 
 class LabelWordTask(ClassifierTask):
