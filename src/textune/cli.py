@@ -640,8 +640,9 @@ def compare(
                                               "--label-names 0=negative,1=positive"),
     method_option: Optional[list[str]] = typer.Option(
         None, "--method-option", help="A setting for one method only, METHOD:NAME=VALUE, "
-        "repeatable; NAME is a parameter that method reads (see `textune methods`). Shared "
-        "options such as --epochs go to every method that reads them. Example: "
+        "repeatable; NAME is a parameter that method reads (see `textune methods`), VALUE "
+        "JSON or as `textune train` takes it (probe:label_anchors=off). Shared options such "
+        "as --epochs go to every method that reads them. Example: "
         "--method-option setfit:steps=40 --method-option lora:lora_r=16"),
     quoting: str = QuotingOpt,
     unescape_html: bool = UnescapeOpt,

@@ -195,3 +195,13 @@ def test_checks_and_parsers_of_the_declarations():
         TextClassifier(method="probe", label_anchors="yes").fit(TEXTS, LABELS)
     with pytest.raises(ValueError, match="keep_checkpoints must be at least 1, not 0"):
         TextClassifier(method="probe", keep_checkpoints=0).fit(TEXTS, LABELS)
+    assert parse_method_options(["probe:label_anchors=off", "probe:verbalizers=p=yes,n=no",
+                                 "setfit:threshold=tune"]) == {
+        "probe": {"label_anchors": False, "verbalizers": {"p": "yes", "n": "no"}},
+        "setfit": {"threshold": "tune"}}
+    with pytest.raises(ValueError, match="no parameter 'stpes'; did you mean steps"):
+        parse_method_options(["setfit:stpes=40"])
+    with pytest.raises(ValueError, match="loss must be one of cosine"):
+        parse_method_options(["setfit:loss=hinge"])
+    with pytest.raises(ValueError, match="'maybe' is not one of auto, on, off"):
+        parse_method_options(["probe:label_anchors=maybe"])
