@@ -1,6 +1,10 @@
 """`peft` on a causal LM (`--model smollm2`): train an adapter so the right label's words
 come first after the prompt (generative classification; the model is
-`models.generative.LabelWordModel`)."""
+`models.generative.LabelWordModel`).
+
+Torch, peft and the model code load inside `train_label_words` (the engine's task in
+`label_word_task`), so reading `LabelWordsConfig` (the method registry, `textune --help`) stays
+light."""
 
 from __future__ import annotations
 
@@ -9,11 +13,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from ..engine.batching import LengthGroupedBatchSampler
-from ..engine.loop import ClassifierTask
-from ..models.generative import MAX_LENGTH, LabelWordModel, load_causal_lm
 from .config import (AdapterConfig, SupervisedConfig, VerbalizerConfig, VirtualTokensConfig,
                      knob)
 from .supervised import default_epochs, label_ids, validation_split
@@ -33,23 +33,6 @@ class LabelWordsConfig(VerbalizerConfig, VirtualTokensConfig, AdapterConfig, Sup
                                 example="--template 'Review: {text}\\nSentiment:'")
 
 
-class LabelWordTask(ClassifierTask):
-    """The engine's view: batches of example indices, loss = -log p(right verbaliser)."""
-
-    def __init__(self, lw: LabelWordModel, texts, pairs, y: np.ndarray, *, batch_size: int,
-                 seed: int, val=None):
-        self.predictor = lw
-        self.model = lw.model
-        self.prompts = lw.prompt_ids(texts, pairs)
-        sampler = LengthGroupedBatchSampler([len(p) for p in self.prompts], batch_size, seed)
-        super().__init__(texts, pairs, y, sampler, val)
-
-    def loss(self, model, idx: torch.Tensor) -> torch.Tensor:
-        idx = idx.cpu().numpy()
-        classes = self.y[idx].tolist()
-        return -self.predictor.score(model, [self.prompts[i] for i in idx], classes).mean()
-
-
 def train_label_words(cfg, ex, y: np.ndarray, method: str):
     """Add an adapter to the causal LM and train it to put the right label's words first."""
     from peft import get_peft_model
@@ -57,6 +40,8 @@ def train_label_words(cfg, ex, y: np.ndarray, method: str):
     from .. import engine
     from ..engine.health import warn_unknown_tokens
     from ..models.adapters import DEFAULT_LR, peft_config, room_for_virtual_tokens, trainable_counts
+    from ..models.generative import MAX_LENGTH, LabelWordModel, load_causal_lm
+    from .label_word_task import LabelWordTask
 
     if method == "prefix":
         raise ValueError("generative classification takes --peft prompt, ptuning, lora or "

@@ -13,19 +13,25 @@ import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 
 from ..data import Examples
-from ..engine.losses import LOSSES
-from ..models.encoder import Encoder
 from .anchors import add_label_anchors
 from .config import (AdapterConfig, AnchorConfig, HeadConfig, LongTextConfig, LoopConfig,
                      VerbalizerConfig, at_least, knob, one_of)
 
+if TYPE_CHECKING:
+    import torch
+
+    from ..models.encoder import Encoder
+
 log = logging.getLogger(__name__)
+
+# The keys of `engine.losses.LOSSES`, which the `loss` knob checks against: named here because
+# that module needs torch and this one is read by `textune --help` (a test checks they agree).
+LOSS_NAMES = ("cosine", "jaccard")
 
 
 def balanced_batches(labels: np.ndarray, batch_size: int, steps: int,
@@ -173,6 +179,8 @@ class ContrastiveTask:
         self.encoder, self.ex, self.y = encoder, ex, y
         self.max_length = max_length
         self.model = encoder.model
+        from ..engine.losses import LOSSES
+
         self.batch_sampler = BalancedBatches(y, batch_size, steps, seed)
         self.loss_fn = LOSSES[loss]
         self.monitor, self.step = monitor, 0
@@ -186,10 +194,14 @@ class ContrastiveTask:
             m.save(self.encoder, step)
 
     def train_loader(self):
+        import torch
+
         return torch.utils.data.DataLoader(range(len(self.y)), batch_sampler=self.batch_sampler,
                                            collate_fn=torch.as_tensor)
 
     def loss(self, model, idx: torch.Tensor) -> torch.Tensor:
+        import torch
+
         idx = idx.cpu().numpy()
         texts = [self.ex.texts[i] for i in idx]
         pairs = None if self.ex.text_pairs is None else [self.ex.text_pairs[i] for i in idx]
@@ -214,8 +226,8 @@ class SetFitConfig(AdapterConfig, HeadConfig, VerbalizerConfig, AnchorConfig, Lo
         None, "contrastive optimizer steps (None: `epochs` passes, 20 to 2,000)",
         doc="setfit: contrastive optimizer steps (default: --epochs passes, 20 to 2000). "
         "More steps trade time for accuracy.", example="--steps 40")
-    loss: str = knob("cosine", f"contrastive loss: {', '.join(LOSSES)}",
-                     check=one_of(*LOSSES), cli=False)
+    loss: str = knob("cosine", f"contrastive loss: {', '.join(LOSS_NAMES)}",
+                     check=one_of(*LOSS_NAMES), cli=False)
     train_max_length: int | None = knob(
         64, "tokens per text in the contrastive phase: a longer text is read through one "
         "random window per step (None: max_length; pairs: always max_length); the head and "
