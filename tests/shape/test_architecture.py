@@ -70,3 +70,38 @@ def test_every_method_is_one_module_in_methods():
         module = method.__module__
         assert module.startswith("textune.methods."), (name, module)
         assert {"name", "summary", "config", "hints", "fit"} <= set(dir(method)), name
+
+
+HEAVY = ("torch", "transformers", "peft", "sentence_transformers", "accelerate")
+LIGHT_CHECK = f'''
+import sys
+from typer.testing import CliRunner
+
+import textune.cli, textune.methods
+
+textune.methods.all_knobs(), textune.methods.readers()
+for args in (["--help"], ["methods"], ["train", "--help"]):
+    r = CliRunner().invoke(textune.cli.app, args)
+    assert r.exit_code == 0, (args, r.output)
+print(sorted(m for m in {HEAVY!r} if m in sys.modules))
+'''
+
+
+def test_the_command_line_and_the_method_registry_import_no_ml_stack():
+    """`textune --help`, `textune methods`, `textune train --help` and the knob registry load
+    no torch, transformers, peft, sentence_transformers or accelerate (seconds each): a
+    method module imports them inside `fit`, and what a knob declaration needs (PEFT_METHODS,
+    LONG_TEXT, the loss names) lives in a module that imports none of them."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(SRC.parent)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+                             if p])}
+    r = subprocess.run([sys.executable, "-c", LIGHT_CHECK], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]", (
+        f"importing textune.cli / textune.methods loaded {r.stdout.strip()}: move that "
+        f"import into the function that uses it")

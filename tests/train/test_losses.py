@@ -88,3 +88,12 @@ def test_many_classes_keep_the_batch_size_and_take_turns():
     assert counts.min() >= 18 and counts.max() <= 22  # 70 steps x 8 / 28 = 20 turns each
     one = list(balanced_batches(np.zeros(5, int), 16, 3, np.random.default_rng(0)))
     assert [len(b) for b in one] == [5, 5, 5]  # a single class: its distinct rows
+
+
+def test_the_loss_knob_names_every_loss_and_only_those():
+    """`methods.setfit` names the losses itself (engine.losses needs torch, and the knob
+    declarations must load without it); the two lists must agree."""
+    from textune.engine.losses import LOSSES
+    from textune.methods.setfit import LOSS_NAMES
+
+    assert tuple(LOSSES) == LOSS_NAMES

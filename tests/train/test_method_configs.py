@@ -11,7 +11,8 @@ from textune import TextClassifier
 from textune.classifier import CHECKPOINT_PARAMS, DECISION_PARAMS
 from textune.cli import app
 from textune.compare.grid import cell_params, check_params, parse_method_options
-from textune.methods import METHODS, MethodParamError, knobs, readers, variants
+from textune.methods import (METHODS, MethodParamError, all_knobs, knob_configs, knobs, readers,
+                             variants)
 
 DEFAULTS = TextClassifier().get_params()
 # a value other than the default for every parameter some method may not read
@@ -127,3 +128,80 @@ def test_compare_gives_each_method_the_settings_it_reads():
 def test_every_registered_method_declares_a_config():
     for name, method in METHODS.items():
         assert method.name == name and method.summary and method.config.__dataclass_fields__
+
+
+def test_each_parameter_is_declared_once_in_the_whole_code_base():
+    """One `knob(...)` field per name in src/ (shared knobs live in shared configs), and
+    every config that reads a name reads that very field."""
+    import ast
+    import dataclasses
+    from collections import Counter
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src" / "textune"
+    declared = Counter()
+    for path in src.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if (isinstance(item, ast.AnnAssign) and isinstance(item.value, ast.Call)
+                            and getattr(item.value.func, "id", None) == "knob"):
+                        declared[item.target.id] += 1
+    assert [name for name, n in declared.items() if n > 1] == []
+    assert set(declared) == set(DEFAULTS)
+    fields: dict[str, set] = {}
+    for cfg in knob_configs():
+        for f in dataclasses.fields(cfg):
+            fields.setdefault(f.name, set()).add(id(f))
+    assert {name for name, ids in fields.items() if len(ids) > 1} == set()
+
+
+def test_the_estimator_parameters_are_the_declarations():
+    import inspect
+
+    from sklearn.base import clone
+
+    sig = inspect.signature(TextClassifier).parameters
+    assert list(sig) == list(all_knobs()) and list(sig)[:2] == ["method", "model"]
+    assert all(p.kind is p.KEYWORD_ONLY for p in list(sig.values())[2:])
+    assert {n: p.default for n, p in sig.items()} == {
+        n: k.default for n, k in all_knobs().items()} == DEFAULTS
+    clf = clone(TextClassifier("probe", head_c=2.0).set_params(max_length=32))
+    assert (clf.method, clf.head_c, clf.max_length, clf.seed) == ("probe", 2.0, 32, 0)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'head_cc'"):
+        TextClassifier(head_cc=2.0)
+    for name, k in all_knobs().items():  # the docstring lists each, with its long help
+        assert f"- {name}" in TextClassifier.__doc__ and k.doc
+
+
+def test_train_options_are_the_declared_knobs():
+    import typer
+
+    options = {p.name: p for p in typer.main.get_command(app).commands["train"].params}
+    for name, k in all_knobs().items():
+        if k.flag is None:
+            assert name not in options, name
+            continue
+        opt = options[name]
+        assert opt.opts == [k.flag] and opt.default == k.default, name
+        assert opt.help.startswith(k.doc) and opt.help.endswith(
+            f"Example: {k.example}" if k.example else k.doc), name
+
+
+def test_checks_and_parsers_of_the_declarations():
+    with pytest.raises(ValueError, match="class_weight must be None or 'balanced', not 'x'"):
+        TextClassifier(method="finetune", class_weight="x").fit(TEXTS, LABELS)
+    with pytest.raises(ValueError, match="label_anchors must be 'auto', True or False"):
+        TextClassifier(method="probe", label_anchors="yes").fit(TEXTS, LABELS)
+    with pytest.raises(ValueError, match="keep_checkpoints must be at least 1, not 0"):
+        TextClassifier(method="probe", keep_checkpoints=0).fit(TEXTS, LABELS)
+    assert parse_method_options(["probe:label_anchors=off", "probe:verbalizers=p=yes,n=no",
+                                 "setfit:threshold=tune"]) == {
+        "probe": {"label_anchors": False, "verbalizers": {"p": "yes", "n": "no"}},
+        "setfit": {"threshold": "tune"}}
+    with pytest.raises(ValueError, match="no parameter 'stpes'; did you mean steps"):
+        parse_method_options(["setfit:stpes=40"])
+    with pytest.raises(ValueError, match="loss must be one of cosine"):
+        parse_method_options(["setfit:loss=hinge"])
+    with pytest.raises(ValueError, match="'maybe' is not one of auto, on, off"):
+        parse_method_options(["probe:label_anchors=maybe"])

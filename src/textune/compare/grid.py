@@ -14,6 +14,7 @@ Why this shape:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import gc
 import hashlib
 import json
@@ -62,7 +63,14 @@ def check_methods(methods: Iterable[str]) -> None:
 
 def parse_method_options(specs: Sequence[str] | None) -> dict[str, dict[str, Any]]:
     """['setfit:steps=40', 'lora:lora_r=16'] -> {'setfit': {'steps': 40}, 'lora': {'lora_r': 16}}.
-    Values are read as JSON where they parse (40, 3e-5, true, null), else kept as text."""
+
+    NAME is a declared parameter (`methods.all_knobs()`; an unknown one is refused with the
+    nearest names). Values are read as JSON where they parse (40, 3e-5, true, null), else
+    kept as text; text goes through the knob's command-line parser where it has one
+    (`label_anchors=off`, `verbalizers=0=negative,1=positive`), and the knob's check runs."""
+    from ..methods import all_knobs
+
+    declared = all_knobs()
     out: dict[str, dict[str, Any]] = {}
     for spec in specs or []:
         method, colon, setting = spec.partition(":")
@@ -70,12 +78,29 @@ def parse_method_options(specs: Sequence[str] | None) -> dict[str, dict[str, Any
         if not (colon and eq and method.strip() and name.strip()):
             raise ValueError(f"--method-option: {spec!r} is not METHOD:NAME=VALUE, e.g. "
                              "--method-option setfit:steps=40.")
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = value
-        out.setdefault(method.strip(), {})[name.strip().replace("-", "_")] = parsed
+        key = name.strip().replace("-", "_")
+        if key not in declared:
+            near = difflib.get_close_matches(key, list(declared), n=3, cutoff=0.6)
+            raise ValueError(f"--method-option {spec!r}: textune has no parameter '{key}'; "
+                             + (f"did you mean {' or '.join(near)}?" if near else
+                                "`textune methods` lists each method's options."))
+        out.setdefault(method.strip(), {})[key] = _option_value(declared[key], value, spec)
     return out
+
+
+def _option_value(knob, value: str, spec: str) -> Any:
+    """A `--method-option` value as the knob `knob` takes it; refuses one its check does."""
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    try:
+        if isinstance(parsed, str):
+            parsed = knob.from_text(parsed)
+        knob.validate(parsed)
+    except ValueError as e:
+        raise ValueError(f"--method-option {spec!r}: {e}") from None
+    return parsed
 
 
 def parse_shots(spec: str | Sequence[Shots]) -> list[Shots]:

@@ -4,6 +4,9 @@ A method is a class with a `name`, a one-line `summary`, a `config` dataclass of
 reads (`config.py`), `hints` for parameters it refuses, and `fit(cfg, examples, label_ids)`
 that trains its model on the shared engine and returns `(model, stats)`. Adding a method means
 adding a module here and one line in `METHODS` (CONTRIBUTING.md walks through it).
+
+`all_knobs()` is every parameter of the estimator, each declared once with `config.knob`:
+what `TextClassifier`, `textune train`, `textune methods` and compare derive theirs from.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..models.adapters import PEFT_METHODS
-from .config import MethodParamError, build_config, knobs  # noqa: F401
+from .config import (CheckpointConfig, DecisionConfig, EstimatorConfig, Knob,  # noqa: F401
+                     MethodParamError, build_config, describe, knobs)
 from .finetune import Finetune
 from .peft import Peft
 from .probe import Probe
@@ -20,6 +24,34 @@ from .setfit import SetFit
 METHODS = {m.name: m for m in (SetFit, Probe, Finetune, Peft)}
 # Shorthands (e.g. `compare --methods lora`): a peft method by its adapter's name.
 ALIASES = {name: ("peft", {"peft": name}) for name in PEFT_METHODS}
+
+
+# The order `TextClassifier` lists its parameters in (signature, docstring, `textune train
+# --help`): a presentation choice, not a declaration. A knob not named here follows these,
+# in the order its config declares it.
+ORDER = ("method", "model", "peft", "steps", "epochs", "batch_size", "learning_rate",
+         "warmup_ratio", "grad_accum", "validation", "eval_steps", "patience", "class_weight",
+         "merge", "lora_r", "num_virtual_tokens", "verbalizers", "template", "loss", "head_c",
+         "label_anchors", "max_length", "long_text", "stride", "train_max_length",
+         "freeze_layers", "bf16", "seed", "show_progress", "threshold", "min_labels",
+         "checkpoint_dir", "checkpoint_every", "checkpoint_minutes", "keep_checkpoints")
+
+
+def knob_configs() -> list[type]:
+    """Every dataclass that declares estimator parameters: which method, each method's
+    configs, the decision and checkpointing."""
+    return [EstimatorConfig, *(cfg for _, cfg in variants().values()), DecisionConfig,
+            CheckpointConfig]
+
+
+def all_knobs() -> dict[str, Knob]:
+    """{name: its declaration} for every parameter of the estimator, in `ORDER`."""
+    found: dict[str, Knob] = {}
+    for cfg in knob_configs():
+        for k in describe(cfg):
+            found.setdefault(k.name, k)
+    rank = {name: i for i, name in enumerate(ORDER)}
+    return dict(sorted(found.items(), key=lambda item: rank.get(item[0], len(rank))))
 
 
 def resolve_method(name: str) -> tuple[str, dict]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import Examples
-from .config import LongTextConfig, SupervisedConfig, knob
+from .config import ClassWeightConfig, LongTextConfig, SupervisedConfig
 from .supervised import (default_epochs, label_ids, validation_problem, validation_proba,
                          validation_split)
 
@@ -24,9 +24,8 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class FinetuneConfig(LongTextConfig, SupervisedConfig):
-    class_weight: str | None = knob(None, "'balanced': weigh the loss by inverse class "
-                                    "frequency (imbalanced data)")
+class FinetuneConfig(ClassWeightConfig, LongTextConfig, SupervisedConfig):
+    """What finetune reads: the shared knobs of its bases, none of its own."""
 
 
 def train_sequence(cfg, ex: Examples, y: np.ndarray, peft: str | None = None):

@@ -1,6 +1,10 @@
 """`peft` on a causal LM (`--model smollm2`): train an adapter so the right label's words
 come first after the prompt (generative classification; the model is
-`models.generative.LabelWordModel`)."""
+`models.generative.LabelWordModel`).
+
+Torch, peft and the model code load inside `train_label_words` (the engine's task in
+`label_word_task`), so reading `LabelWordsConfig` (the method registry, `textune --help`) stays
+light."""
 
 from __future__ import annotations
 
@@ -9,46 +13,24 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from ..engine.batching import LengthGroupedBatchSampler
-from ..engine.loop import ClassifierTask
-from ..models.generative import MAX_LENGTH, LabelWordModel, load_causal_lm
-from .config import SupervisedConfig, knob
+from .config import (AdapterConfig, SupervisedConfig, VerbalizerConfig, VirtualTokensConfig,
+                     knob)
 from .supervised import default_epochs, label_ids, validation_split
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class LabelWordsConfig(SupervisedConfig):
+class LabelWordsConfig(VerbalizerConfig, VirtualTokensConfig, AdapterConfig, SupervisedConfig):
     """peft on a causal LM: an adapter learns to put the right label's words first after a
     prompt (generative classification with probabilities)."""
 
-    peft: str | None = knob(None, "adapter: prompt, ptuning, lora or ia3 (None: lora)")
-    lora_r: int = knob(8, "LoRA rank (with peft='lora')")
-    num_virtual_tokens: int = knob(20, "virtual tokens (with peft='prompt' or 'ptuning')")
-    verbalizers: dict | None = knob(None, "{label: words} scored for each class (None: the "
-                                    "label itself)")
     template: str | None = knob(None, "prompt with {text} (and {text_pair}); the label words "
-                                "follow it")
-
-
-class LabelWordTask(ClassifierTask):
-    """The engine's view: batches of example indices, loss = -log p(right verbaliser)."""
-
-    def __init__(self, lw: LabelWordModel, texts, pairs, y: np.ndarray, *, batch_size: int,
-                 seed: int, val=None):
-        self.predictor = lw
-        self.model = lw.model
-        self.prompts = lw.prompt_ids(texts, pairs)
-        sampler = LengthGroupedBatchSampler([len(p) for p in self.prompts], batch_size, seed)
-        super().__init__(texts, pairs, y, sampler, val)
-
-    def loss(self, model, idx: torch.Tensor) -> torch.Tensor:
-        idx = idx.cpu().numpy()
-        classes = self.y[idx].tolist()
-        return -self.predictor.score(model, [self.prompts[i] for i in idx], classes).mean()
+                                "follow it",
+                                doc="Causal LM prompt with {text} (and {text_pair}); the label "
+                                "words follow it.",
+                                example="--template 'Review: {text}\\nSentiment:'")
 
 
 def train_label_words(cfg, ex, y: np.ndarray, method: str):
@@ -58,6 +40,8 @@ def train_label_words(cfg, ex, y: np.ndarray, method: str):
     from .. import engine
     from ..engine.health import warn_unknown_tokens
     from ..models.adapters import DEFAULT_LR, peft_config, room_for_virtual_tokens, trainable_counts
+    from ..models.generative import MAX_LENGTH, LabelWordModel, load_causal_lm
+    from .label_word_task import LabelWordTask
 
     if method == "prefix":
         raise ValueError("generative classification takes --peft prompt, ptuning, lora or "

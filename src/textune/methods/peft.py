@@ -13,20 +13,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import Examples
-from .config import LongTextConfig, SupervisedConfig, knob
+from .config import (AdapterConfig, ClassWeightConfig, LongTextConfig, SupervisedConfig,
+                     VirtualTokensConfig, knob)
 from .label_words import LabelWordsConfig, train_label_words
 from .supervised import validation_problem, validation_proba
 
 
 @dataclass
-class PeftConfig(LongTextConfig, SupervisedConfig):
-    peft: str | None = knob(None, "adapter: lora, ia3, prefix, prompt or ptuning (None: lora)")
-    lora_r: int = knob(8, "LoRA rank (with peft='lora')")
-    num_virtual_tokens: int = knob(20, "virtual tokens (with peft='prefix', 'prompt' or "
-                                   "'ptuning')")
-    class_weight: str | None = knob(None, "'balanced': weigh the loss by inverse class "
-                                    "frequency (imbalanced data)")
-    merge: bool = knob(False, "fold a lora/ia3 adapter into the base weights after training")
+class PeftConfig(ClassWeightConfig, VirtualTokensConfig, AdapterConfig, LongTextConfig,
+                 SupervisedConfig):
+    merge: bool = knob(False, "fold a lora/ia3 adapter into the base weights after training",
+                       doc="Fold a lora/ia3 adapter into the base weights after training: a "
+                       "plain model at inference.", example="--method peft --peft lora --merge")
 
 
 class Peft:

@@ -12,12 +12,12 @@ import numpy as np
 
 from ..data import Examples
 from .anchors import add_label_anchors
-from .config import AnchorConfig, LongTextConfig, MethodConfig, knob
+from .config import AnchorConfig, HeadConfig, LongTextConfig, MethodConfig, VerbalizerConfig
 
 
 @dataclass
-class ProbeConfig(AnchorConfig, LongTextConfig, MethodConfig):
-    head_c: float = knob(1.0, "inverse regularisation of the logistic-regression head")
+class ProbeConfig(HeadConfig, VerbalizerConfig, AnchorConfig, LongTextConfig, MethodConfig):
+    """What the probe reads: the shared knobs of its bases, none of its own."""
 
 
 class Probe:

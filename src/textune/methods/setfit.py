@@ -13,18 +13,25 @@ import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 
 from ..data import Examples
-from ..engine.losses import LOSSES
-from ..models.encoder import Encoder
 from .anchors import add_label_anchors
-from .config import AnchorConfig, LongTextConfig, LoopConfig, knob
+from .config import (AdapterConfig, AnchorConfig, HeadConfig, LongTextConfig, LoopConfig,
+                     VerbalizerConfig, at_least, knob, one_of)
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..models.encoder import Encoder
 
 log = logging.getLogger(__name__)
+
+# The keys of `engine.losses.LOSSES`, which the `loss` knob checks against: named here because
+# that module needs torch and this one is read by `textune --help` (a test checks they agree).
+LOSS_NAMES = ("cosine", "jaccard")
 
 
 def balanced_batches(labels: np.ndarray, batch_size: int, steps: int,
@@ -172,6 +179,8 @@ class ContrastiveTask:
         self.encoder, self.ex, self.y = encoder, ex, y
         self.max_length = max_length
         self.model = encoder.model
+        from ..engine.losses import LOSSES
+
         self.batch_sampler = BalancedBatches(y, batch_size, steps, seed)
         self.loss_fn = LOSSES[loss]
         self.monitor, self.step = monitor, 0
@@ -185,10 +194,14 @@ class ContrastiveTask:
             m.save(self.encoder, step)
 
     def train_loader(self):
+        import torch
+
         return torch.utils.data.DataLoader(range(len(self.y)), batch_sampler=self.batch_sampler,
                                            collate_fn=torch.as_tensor)
 
     def loss(self, model, idx: torch.Tensor) -> torch.Tensor:
+        import torch
+
         idx = idx.cpu().numpy()
         texts = [self.ex.texts[i] for i in idx]
         pairs = None if self.ex.text_pairs is None else [self.ex.text_pairs[i] for i in idx]
@@ -207,21 +220,31 @@ class ContrastiveTask:
 
 
 @dataclass
-class SetFitConfig(AnchorConfig, LongTextConfig, LoopConfig):
-    steps: int | None = knob(None, "contrastive optimizer steps (None: `epochs` passes, 20 to "
-                             "2,000)")
-    loss: str = knob("cosine", f"contrastive loss: {', '.join(LOSSES)}")
-    head_c: float = knob(1.0, "inverse regularisation of the logistic-regression head")
-    peft: str | None = knob(None, "train only a lora or ia3 adapter in the contrastive phase "
-                            "(merged afterwards)")
-    lora_r: int = knob(8, "LoRA rank (with peft='lora')")
-    train_max_length: int | None = knob(64, "tokens per text in the contrastive phase: a "
-                                        "longer text is read through one random window "
-                                        "per step (None: max_length; pairs: always "
-                                        "max_length); the head and prediction read "
-                                        "max_length")
-    freeze_layers: int = knob(0, "lowest transformer layers left untrained in the "
-                              "contrastive phase (their backward pass is skipped)")
+class SetFitConfig(AdapterConfig, HeadConfig, VerbalizerConfig, AnchorConfig, LongTextConfig,
+                   LoopConfig):
+    steps: int | None = knob(
+        None, "contrastive optimizer steps (None: `epochs` passes, 20 to 2,000)",
+        doc="setfit: contrastive optimizer steps (default: --epochs passes, 20 to 2000). "
+        "More steps trade time for accuracy.", example="--steps 40")
+    loss: str = knob("cosine", f"contrastive loss: {', '.join(LOSS_NAMES)}",
+                     check=one_of(*LOSS_NAMES), cli=False)
+    train_max_length: int | None = knob(
+        64, "tokens per text in the contrastive phase: a longer text is read through one "
+        "random window per step (None: max_length; pairs: always max_length); the head and "
+        "prediction read max_length",
+        doc="setfit: tokens per text in the contrastive phase; a longer text is read through "
+        "one random window per step, so long documents train as fast as sentences and a "
+        "step costs the same however long the texts are (the head and prediction read "
+        "--max-length, or every window with --long-text chunk; text pairs always read "
+        "--max-length). None (on the command line 0): --max-length.",
+        example="--train-max-length 128",
+        check=at_least(8, "must be at least 8 tokens (or None: max_length)", none=True))
+    freeze_layers: int = knob(
+        0, "lowest transformer layers left untrained in the contrastive phase (their "
+        "backward pass is skipped)",
+        doc="setfit: leave the lowest N transformer layers untrained in the contrastive "
+        "phase (their backward pass is skipped).", example="--freeze-layers 3",
+        check=at_least(0, "must be 0 or more"))
 
 
 class SetFit:
@@ -237,13 +260,6 @@ class SetFit:
             monitor: Monitor | None = None):
         from ..models.embedding import fit_head, load_encoder
 
-        if cfg.loss not in LOSSES:  # before loading anything
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {cfg.loss!r}.")
-        if cfg.train_max_length is not None and cfg.train_max_length < 8:
-            raise ValueError(f"train_max_length must be at least 8 tokens (or None: "
-                             f"max_length), not {cfg.train_max_length}.")
-        if cfg.freeze_layers < 0:
-            raise ValueError(f"freeze_layers must be 0 or more, not {cfg.freeze_layers}.")
         ex, y, n_anchors = add_label_anchors(ex, y, cfg.label_anchors, cfg.verbalizers)
         encoder = load_encoder(cfg, ex)
         stats = self.train_body(encoder, ex, cfg, ex.classes, monitor, added=n_anchors)

@@ -13,8 +13,6 @@ from typing import Sequence
 
 import numpy as np
 
-from ..engine.batching import tokenize_unpadded
-
 LONG_TEXT = ("truncate", "chunk")
 
 
@@ -35,6 +33,8 @@ def windows(tokenizer, texts: Sequence[str], pairs: Sequence[str] | None, max_le
             long_text: str, stride: int) -> tuple[dict, np.ndarray | None]:
     """Token ids to run, and for `long_text="chunk"` the text each window belongs to (None:
     one row per text)."""
+    from ..engine.batching import tokenize_unpadded  # torch: not at import (config reads LONG_TEXT)
+
     if long_text != "chunk" or pairs is not None:
         return tokenize_unpadded(tokenizer, texts, pairs, max_length), None
     enc = tokenizer(list(texts), truncation=True, max_length=max_length, stride=stride,

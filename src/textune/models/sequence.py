@@ -23,11 +23,12 @@ from ..engine.batching import (LengthGroupedBatchSampler, length_batches, pad_ro
                                tokenize_unpadded)
 from ..engine.device import default_device
 from ..engine.loop import ClassifierTask
-from .adapters import (PROMPT_METHODS, add_encoder_prefix, new_modules, peft_config,
-                       room_for_virtual_tokens, trainable_counts)
+from .adapters import (PROMPT_METHODS, new_modules, peft_config, room_for_virtual_tokens,
+                       trainable_counts)
 from .backbones import resolve_backbone
 from .heads import mean_by_owner, probabilities
 from .long_text import check_long_text, windows
+from .prefix import add_encoder_prefix
 
 log = logging.getLogger(__name__)
 

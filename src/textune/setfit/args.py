@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..methods.anchors import ANCHOR_MODES
+from ..methods import all_knobs
 from ..methods.setfit import schedule, texts_per_step
 
 REPORT_NOWHERE = (None, "all", ["all"], "none", ["none"])  # textune reports to no tracker
@@ -100,15 +100,14 @@ class TrainingArguments:
             raise ValueError(" ".join(f"TrainingArguments({name}={getattr(self, name)!r}): "
                                       f"{NOT_HONOURED[name]}" for name in refused))
         _loss_name(self.loss)  # refuse an unsupported loss now, not after loading a model
-        if self.label_anchors not in ANCHOR_MODES:
-            raise ValueError("TrainingArguments(label_anchors=...) must be 'auto', True or "
-                             f"False, not {self.label_anchors!r}.")
+        # the TextClassifier parameters these fields become, checked as those knobs are
+        for field_name, param in (("label_anchors", "label_anchors"),
+                                  ("warmup_proportion", "warmup_ratio")):
+            all_knobs()[param].validate(getattr(self, field_name),
+                                        f"TrainingArguments({field_name}=...)")
         if self.sampling_strategy not in ("oversampling", "undersampling", "unique"):
             raise ValueError("TrainingArguments(sampling_strategy=...) must be 'oversampling', "
                              f"'undersampling' or 'unique', not {self.sampling_strategy!r}.")
-        if not 0.0 <= self.warmup_proportion <= 1.0:
-            raise ValueError("TrainingArguments(warmup_proportion=...) must be within [0, 1], "
-                             f"not {self.warmup_proportion}.")
         # setfit's (and transformers') own rules for evaluation and the best model
         if self.eval_steps is not None and self.eval_strategy == "no":
             self.eval_strategy = "steps"
