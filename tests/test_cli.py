@@ -86,6 +86,7 @@ def test_help_teaches_with_examples(cmd):
     assert "Example" in r.stdout
 
 
+@pytest.mark.slow
 def test_train_peft_reports_trainable_parameters_and_predicts(tmp_path, tiny_csv):
     out = tmp_path / "lora"
     r = runner.invoke(app, ["train", "--method", "peft", "--peft", "lora", "--epochs", "2",

@@ -79,6 +79,7 @@ def sst2_small(tmp_path, sst2_train, sst2_test):
     return train, test
 
 
+@pytest.mark.slow
 def test_interrupted_grid_resumes_without_redoing_cells(tmp_path, sst2_small):
     train_csv, test_csv = sst2_small
     out = tmp_path / "cmp"

@@ -113,6 +113,7 @@ def native_accuracy(train, test, names=None) -> float:
     return clf.score(test["sentence"], [name(i) for i in test["label"]])
 
 
+@pytest.mark.slow
 def test_the_setfit_1x_quickstart_runs_as_written(sst2_hub, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ns = run_swapped(QUICKSTART_1X, sst2_hub)
@@ -144,6 +145,7 @@ def test_the_setfit_1x_quickstart_runs_as_written(sst2_hub, tmp_path, monkeypatc
     assert [reloaded.labels[i] for i in ids.tolist()] == reloaded.predict(texts)
 
 
+@pytest.mark.slow
 def test_the_setfit_0x_blog_script_runs_as_written(sst2_hub, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ns = run_swapped(BLOG_0X, sst2_hub)

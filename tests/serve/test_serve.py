@@ -413,6 +413,7 @@ def test_bad_model_dir_fails_at_start(tmp_path):
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_process_graceful_shutdown_finishes_in_flight(probe_model, tiny_texts):
     _, path = probe_model
     # a budget that holds all six long requests below: this test is about the drain
@@ -452,6 +453,7 @@ def test_process_graceful_shutdown_finishes_in_flight(probe_model, tiny_texts):
             httpx.get(f"{url}/healthz", timeout=2)
 
 
+@pytest.mark.slow
 def test_process_exits_zero_after_sigint(probe_model):
     _, path = probe_model
     with _serving_process([str(path), "--port", "0", "--quiet"]) as proc:

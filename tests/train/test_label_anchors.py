@@ -96,11 +96,13 @@ def _texts_and_labels(ex):
     return ex.texts, ex.labels
 
 
-def test_anchors_keep_setfit_schedule_and_are_counted(tiny_texts):
-    """Anchors join the contrastive batches but do not add steps (the 16-text schedule)."""
+def test_anchors_keep_setfit_schedule_and_are_counted(tiny_texts, tiny_backbone):
+    """Anchors join the contrastive batches but do not add steps (the 16-text schedule).
+    Counting, not accuracy: the tiny random backbone."""
     texts, labels = tiny_texts
-    on = TextClassifier(method="setfit", seed=0).fit(texts, labels)
-    off = TextClassifier(method="setfit", seed=0, label_anchors=False).fit(texts, labels)
+    on = TextClassifier(method="setfit", model=tiny_backbone, seed=0).fit(texts, labels)
+    off = TextClassifier(method="setfit", model=tiny_backbone, seed=0,
+                         label_anchors=False).fit(texts, labels)
     assert on.fit_stats_["label_anchors"] == 8 and off.fit_stats_["label_anchors"] == 0
     assert on.fit_stats_["distinct_texts"] == 24 and off.fit_stats_["distinct_texts"] == 16
     assert on.fit_stats_["contrastive_steps"] == off.fit_stats_["contrastive_steps"]

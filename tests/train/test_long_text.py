@@ -34,6 +34,7 @@ def test_the_filler_is_three_windows_long(long_news):
     assert min(lengths) >= 3 * MAX
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method, params", [("probe", {}), ("setfit", {"steps": 20})])
 def test_a_long_text_is_classified_by_its_end(method, params, long_news, caplog):
     train, test = long_news
@@ -50,6 +51,7 @@ def test_a_long_text_is_classified_by_its_end(method, params, long_news, caplog)
     assert whole_acc >= 0.6 and whole_acc >= cut_acc + 0.35, (whole_acc, cut_acc)
 
 
+@pytest.mark.slow
 def test_chunked_models_answer_the_same_on_every_path(long_news, tmp_path):
     train, test = long_news
     clf = TextClassifier(method="probe", max_length=MAX, long_text="chunk", stride=8).fit(train)

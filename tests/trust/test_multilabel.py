@@ -63,6 +63,7 @@ def test_probe_on_label_sets_gives_the_same_answer_everywhere(ekman, tmp_path):
     assert saved["decision"] == {"multi_label": True, "thresholds": [0.5] * 7, "min_labels": 1}
 
 
+@pytest.mark.slow
 def test_setfit_on_label_sets_trains_and_reloads_identically(ekman, tmp_path):
     train, dev = ekman
     test = _mixed_rows(dev)
@@ -214,6 +215,7 @@ def test_causal_lm_refuses_label_sets():
             [["weather"], ["markets"], ["markets", "weather"], ["ports"]])
 
 
+@pytest.mark.slow
 def test_compare_runs_label_sets_with_micro_f1_as_the_headline(tmp_path):
     go = shared_file("goemotions")
     small = tmp_path / "dev.tsv"
