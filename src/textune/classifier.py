@@ -437,8 +437,9 @@ def _as_dict(cfg: Any) -> dict | None:
 
 
 def _defaults() -> dict:
-    """The estimator's default parameters: a value that differs was set by the user."""
-    return {name: p.default for name, p in inspect.signature(TextClassifier).parameters.items()}
+    """The estimator's default parameters (their declarations): a value that differs was set
+    by the user."""
+    return {name: k.default for name, k in _KNOBS.items()}
 
 
 def _model_class(head_type: str):

@@ -101,10 +101,11 @@ class TrainingArguments:
                                       f"{NOT_HONOURED[name]}" for name in refused))
         _loss_name(self.loss)  # refuse an unsupported loss now, not after loading a model
         # the TextClassifier parameters these fields become, checked as those knobs are
+        knobs = all_knobs()
         for field_name, param in (("label_anchors", "label_anchors"),
                                   ("warmup_proportion", "warmup_ratio")):
-            all_knobs()[param].validate(getattr(self, field_name),
-                                        f"TrainingArguments({field_name}=...)")
+            knobs[param].validate(getattr(self, field_name),
+                                  f"TrainingArguments({field_name}=...)")
         if self.sampling_strategy not in ("oversampling", "undersampling", "unique"):
             raise ValueError("TrainingArguments(sampling_strategy=...) must be 'oversampling', "
                              f"'undersampling' or 'unique', not {self.sampling_strategy!r}.")
