@@ -149,10 +149,7 @@ class DropoutTask:
 
 
 def _fit(task, cfg, ck=None):
-    from textune.engine.checkpoint import checkpointing
-
-    with checkpointing(ck):
-        return engine.fit(task, cfg)
+    return engine.fit(task, cfg, checkpoint=ck)
 
 
 def test_resuming_from_any_checkpoint_ends_as_the_run_that_never_stopped(tmp_path):
