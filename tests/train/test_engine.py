@@ -1,6 +1,7 @@
 """The shared training loop: schedule, accumulation, early stopping, best-weights restore,
 divergence and collapse detection, length-grouped batches."""
 
+import json
 import math
 
 import numpy as np
@@ -183,6 +184,11 @@ def test_resuming_from_any_checkpoint_ends_as_the_run_that_never_stopped(tmp_pat
                                                      keep=1000))), reference)
     steps = [int(p.name.split("-")[1]) for p in complete(every)]
     assert steps == list(range(1, reference[1]))  # none after the last step
+    # the keys checkpoints have always had: those written by earlier versions still resume
+    assert set(json.loads((every / "step-00000004" / "state.json").read_text())) == {
+        "accelerator_step", "bad_evals", "batches", "best", "epoch", "epoch_count",
+        "epoch_losses", "epoch_sum", "history", "last_pred", "loss_first", "loss_last",
+        "n_examples", "scaler", "scheduler", "seconds", "settings", "step", "steps", "window"}
     for k in (1, 4, 7, reference[1] - 1):  # killed after step k: resumed from its checkpoint
         folder = tmp_path / f"killed-{k}"
         shutil.copytree(every / f"step-{k:08d}", folder / f"step-{k:08d}")
