@@ -131,3 +131,65 @@ def test_the_docs_site_builds_strict(tmp_path):
     started = (site / "getting-started" / "index.html").read_text(encoding="utf-8")
     assert "tickets_train.csv" in started  # the README's Quickstart, included
     assert "0.1.0" in (site / "changelog" / "index.html").read_text(encoding="utf-8")
+
+
+def block(page: str, marker: str, lang: str) -> str:
+    """The one ```lang block of docs/`page` that contains `marker`."""
+    found = [code for p, code in blocks(lang) if p == Path("docs", page) and marker in code]
+    assert len(found) == 1, f"docs/{page}: one ```{lang} block with {marker!r}"
+    return found[0]
+
+
+@pytest.fixture
+def ticket_models(tiny_backbone, tmp_path, monkeypatch):
+    """A scratch folder with the models and files the guides name, trained on the ticket
+    data on the tiny backbone (these blocks check paths, not accuracy): my-model (probe),
+    my-setfit (probe: a body/ folder like setfit's), my-finetune, and new.csv."""
+    from textune import TextClassifier, load_examples
+
+    train = load_examples(ROOT / "examples" / "data" / "tickets_train.csv")
+    TextClassifier(method="probe", model=tiny_backbone).fit(train).save(tmp_path / "my-model")
+    TextClassifier(method="probe", model=tiny_backbone).fit(train).save(tmp_path / "my-setfit")
+    TextClassifier(method="finetune", model=tiny_backbone, epochs=1).fit(train).save(
+        tmp_path / "my-finetune")
+    (tmp_path / "new.csv").write_text(
+        (ROOT / "examples" / "data" / "tickets_new.csv").read_text(encoding="utf-8"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_the_onnx_blocks_of_the_serving_guide_run_as_written(ticket_models):
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "src")] + [
+               p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    shell = block("guides/predict-serve.md", "textune export my-model --format onnx", "bash")
+    r = subprocess.run(["bash", "-c", "set -euo pipefail\n" + shell], cwd=ticket_models,
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert len((ticket_models / "predictions.jsonl").read_text().splitlines()) == 4
+
+    code = block("guides/predict-serve.md", "OnnxClassifier.load", "python")
+    scope: dict = {}
+    exec(compile(code, "docs/guides/predict-serve.md", "exec"), scope)
+    assert scope["clf"].predict(["a wonderful film"])[0] in {"shipping", "billing", "bug",
+                                                            "account"}
+
+
+@pytest.mark.slow
+def test_the_saved_model_opens_in_transformers_as_the_guide_shows(ticket_models):
+    from textune import TextClassifier
+
+    code = block("guides/saved-model.md", "pipeline(", "python")
+    scope: dict = {}
+    exec(compile(code, "docs/guides/saved-model.md", "exec"), scope)
+    scores = scope["classify"]("Shares fell sharply", truncation=True)
+    scores = scores[0] if isinstance(scores[0], list) else scores
+    want = TextClassifier.load("my-finetune").predict_proba(["Shares fell sharply"])[0]
+    labels = TextClassifier.load("my-finetune").classes_
+    got = {s["label"]: s["score"] for s in scores}
+    assert set(got) == set(labels)
+    assert max(abs(got[label] - p) for label, p in zip(labels, want)) < 1e-4
+    assert scope["body"].encode(["Shares fell sharply"]).shape[1] > 0
