@@ -12,9 +12,11 @@ import csv
 import os
 from pathlib import Path
 
-# HF_HUB_OFFLINE=1 (how textune loads its models offline) makes huggingface_hub refuse every
-# request, even to a server on this machine; this script talks only to --url.
-os.environ.pop("HF_HUB_OFFLINE", None)
+# HF_HUB_OFFLINE=1 (or TRANSFORMERS_OFFLINE=1), set for loading models offline, makes
+# huggingface_hub refuse every request, even to a server on this machine; this script talks
+# only to --url.
+for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ.pop(variable, None)
 
 import httpx  # noqa: E402 (after the environment is set)
 from huggingface_hub import InferenceClient  # noqa: E402

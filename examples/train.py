@@ -1,10 +1,11 @@
 """Train on one process or many with the same code: `accelerate launch` starts N copies of
 this script, each trains on its share of every batch and the gradients are averaged (DDP).
 
-    python examples/train.py                                                  # one process
-    accelerate launch --multi_gpu --num_processes 2 examples/train.py         # 2 GPUs, or 2
-    #   CPU processes (gloo) where there is no GPU
-    accelerate launch --multi_gpu --num_processes 2 examples/train.py --method finetune --epochs 10
+    python examples/train.py                                           # one process
+    accelerate launch --multi_gpu --num_processes 2 examples/train.py  # two processes
+    accelerate launch --multi_gpu --num_processes 2 examples/train.py --method finetune
+
+Two processes use two GPUs, or two CPU processes (gloo) where there is no GPU.
 """
 
 import argparse
