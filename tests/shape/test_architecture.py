@@ -215,3 +215,22 @@ def test_no_import_cycles():
 def test_the_cycle_check_finds_a_cycle():
     graph = {("a",): {("b",)}, ("b",): {("c",)}, ("c",): {("a",)}, ("d",): {("a",)}}
     assert _cycles(graph) == [[("a",), ("b",), ("c",)]]
+
+
+def test_the_onnx_runtime_and_batch_prediction_import_no_ml_stack():
+    """Serving an ONNX export needs onnxruntime and tokenizers only: the runtime, the
+    predictor protocol and the batch functions import torch only when a torch model loads."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys\nimport textune.serving.onnx_runtime, textune.serving.batch, "
+            "textune.serving.predictor\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(SRC.parent)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+                             if p])}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]", r.stdout
