@@ -18,19 +18,22 @@
   (capped by `max_queued_texts`); beyond that a fast 503 with `Retry-After`, never a timeout.
 - Optional API key (`Authorization: Bearer KEY` or `X-API-Key: KEY`), compared in constant time;
   it guards everything but `/healthz`, including `/docs`, `/redoc` and `/openapi.json`.
+
+`create_app` composes named pieces: a `Service` (predictor, limits, key, batcher; the key,
+body and scoring steps) and one `add_..._routes` function per group of routes; the body is
+read by `body`, the micro-batching is `microbatch`'s, running the app is `server`'s.
 """
 
 
 
 import contextlib
 import hmac
-import json
 import logging
-import zlib
 from dataclasses import asdict, dataclass
 from typing import Any, Optional, Union
 
 from . import hf_compat
+from .body import parse_json, read_body
 from .microbatch import ApiError, MicroBatcher
 from .page import PAGE
 from .predictor import check_input_kind
@@ -116,7 +119,7 @@ class Service:
     async def read_json(self, request, shape: str) -> Any:
         """The key checked, then the body read within the limits and parsed as JSON."""
         self.check_key(request)
-        return _json(await read_body(request, self.limits.max_body_bytes), shape)
+        return parse_json(await read_body(request, self.limits.max_body_bytes), shape)
 
     async def score(self, texts: list[str], pairs: list[str] | None,
                     fields: tuple[str, str] = ("texts", "text_pairs"),
@@ -369,30 +372,6 @@ def _prediction(svc: Service):
     return Prediction
 
 
-async def read_body(request, max_bytes: int) -> bytes:
-    """The body, decoded per Content-Encoding, never more than `max_bytes` either way."""
-    from starlette.requests import ClientDisconnect
-
-    encoding = _content_encoding(request.headers.get("content-encoding"))
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > max_bytes:
-        raise ApiError(413, "body_too_large", f"request body is {length} bytes; the limit "
-                       f"is {max_bytes}. Split the texts over several requests.")
-    body = bytearray()
-    try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_bytes:
-                raise ApiError(413, "body_too_large", f"request body exceeds {max_bytes} "
-                               "bytes. Split the texts over several requests.")
-    except ClientDisconnect:
-        raise ApiError(400, "client_disconnected", "the client disconnected before "
-                       "sending the whole body.", quiet=True) from None
-    if encoding == "gzip":
-        return _gunzip(bytes(body), max_bytes)
-    return bytes(body)
-
-
 def _openapi_with_security(app, keyed: bool):
     """The generated spec, plus the key's two header spellings so the docs UI can send it."""
     from fastapi import FastAPI
@@ -405,17 +384,6 @@ def _openapi_with_security(app, keyed: bool):
         return app.openapi_schema
 
     return openapi
-
-
-def _json(raw: bytes, shape: str) -> Any:
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON ({e}). Send "
-                       f"{shape}.") from None
-    except RecursionError:
-        raise ApiError(400, "malformed_json", "the body nests JSON arrays or objects too "
-                       f"deeply. Send {shape}.") from None
 
 
 def check_texts(field: str, values: list[str]) -> None:
@@ -445,36 +413,6 @@ def _declare_api_key(spec: dict) -> None:
             continue
         for op in ops.values():
             op["security"] = [{"bearerAuth": []}, {"apiKeyHeader": []}]  # either one
-
-
-def _content_encoding(header: str | None) -> str:
-    """'identity' or 'gzip'; anything else is a 415 before the body is read."""
-    value = (header or "identity").strip().lower()
-    if value in ("", "identity"):
-        return "identity"
-    if value in ("gzip", "x-gzip"):
-        return "gzip"
-    raise ApiError(415, "unsupported_encoding", f"Content-Encoding '{header}' is not supported; "
-                   "send the body uncompressed or with 'Content-Encoding: gzip'.")
-
-
-def _gunzip(data: bytes, limit: int) -> bytes:
-    """Decompress, stopping at `limit` bytes of output so a small zip bomb cannot fill memory."""
-    out = b""
-    while True:  # a gzip body may hold several members (RFC 1952), each decoded in turn
-        d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        try:
-            out += d.decompress(data, limit + 1 - len(out))
-        except zlib.error as e:
-            raise ApiError(400, "bad_encoding", f"the body is not valid gzip ({e}).") from None
-        if len(out) > limit or d.unconsumed_tail:
-            raise ApiError(413, "body_too_large", f"the decompressed body exceeds {limit} "
-                           "bytes. Split the texts over several requests.")
-        if not d.eof:
-            raise ApiError(400, "bad_encoding", "the gzip body is truncated.")
-        data = d.unused_data
-        if not data.strip(b"\0"):  # trailing zero padding after the last member is allowed
-            return out
 
 
 def _warm_up_texts(max_chars: int, n: int) -> list[str]:
