@@ -394,6 +394,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.string = True
         return tags
 
+    def saved_config(self) -> dict:
+        """What `save` writes to textune.json (method, backbone, labels, decision, training
+        statistics, library versions): what serving reports as the model's card."""
+        self._check_fitted()
+        return self._config()
+
     def _config(self) -> dict:
         import sentence_transformers
         import sklearn
