@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from click.core import ParameterSource
 
 from .models.backbones import BackboneError
 from .data import DataError
@@ -76,7 +75,7 @@ def _json_opt(keys: str, example: str):
 
 
 # --- old spellings (0.2): hidden, still read, each use a warning naming the new spelling ------
-_RENAMED = "textune.renamed"  # ctx.meta: the warnings for old spellings used; `_setup` logs them
+_RENAMED: list[str] = []  # the warnings for old spellings used, logged by `_setup`
 
 
 def _renamed(old: str, new: str, parse=None, **kw):
@@ -85,8 +84,8 @@ def _renamed(old: str, new: str, parse=None, **kw):
     def callback(ctx: typer.Context, value):
         if value is None or value == [] or value == ():
             return None
-        ctx.meta.setdefault(_RENAMED, []).append(
-            f"{old} is the old spelling of {new}; it still works, but write {new}.")
+        _RENAMED.append(f"{old} is the old spelling of {new}; it still works, but write {new}.")
+        ctx.call_on_close(_RENAMED.clear)  # an invocation's own, also when parsing fails
         return _parser(parse)(value) if parse is not None else value
     return typer.Option(None, old, hidden=True, callback=callback, **kw)
 
@@ -103,7 +102,6 @@ def _either(value, old_value, new: str, old: str, unset=None):
 def _setup(quiet: bool) -> bool:
     """Configure logging (and log the warnings for old option spellings used); return whether
     to show progress bars (on a terminal, not quiet)."""
-    import click
     from rich.logging import RichHandler
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -113,9 +111,9 @@ def _setup(quiet: bool) -> bool:
     logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
     for noisy in ("sentence_transformers", "transformers", "httpx", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    ctx = click.get_current_context(silent=True)
-    for message in dict.fromkeys(ctx.meta.pop(_RENAMED, []) if ctx else []):
+    for message in dict.fromkeys(_RENAMED):
         log.warning(message)
+    _RENAMED.clear()
     try:
         import transformers
 
@@ -351,15 +349,17 @@ _READING = {"text_column": ("--text-column", "text_column"),
             "label_columns": ("--label-columns", "label_columns")}
 
 
+_READ_DEFAULTS = {"quoting": "auto", "unescape_html": False, "multi_label": False,
+                  "label_separator": ",", "header": True, "allow_empty_labels": False}
+
+
 def _to_save(reading: dict) -> dict:
     """How `train` read its data, as the model folder keeps it: the label names themselves
     (the file may not travel with the model), and only what differs from the defaults."""
     from .data.inputs import read_label_names
 
     out = {**reading, "label_names": read_label_names(reading["label_names"])}
-    defaults = {"quoting": "auto", "unescape_html": False, "multi_label": False,
-                "label_separator": ",", "header": True, "allow_empty_labels": False}
-    return {k: v for k, v in out.items() if v != defaults.get(k)}
+    return {k: v for k, v in out.items() if v != _READ_DEFAULTS.get(k)}
 
 
 def _model_reading(ctx: typer.Context, model_dir: Path, given: dict) -> tuple[dict, str]:
@@ -370,10 +370,10 @@ def _model_reading(ctx: typer.Context, model_dir: Path, given: dict) -> tuple[di
         saved = json.loads((model_dir / "textune.json").read_text()).get("reading") or {}
     except (OSError, ValueError):
         return given, ""  # not a model folder: loading it says so
-    user = {k for k in given if any(ctx.get_parameter_source(n) not in (
-        None, ParameterSource.DEFAULT) for n in _READING[k][1:])}
+    user = {k for k in given if any(_given(ctx, n) for n in _READING[k][1:])}
     used = {k: v for k, v in saved.items() if k in given and k not in user}
-    over = {k: given[k] for k in saved if k in user and given[k] != saved[k]}
+    model = {**_READ_DEFAULTS, **saved} if saved else {}
+    over = {k: given[k] for k in model if k in user and _as_saved(k, given[k]) != model[k]}
     note = ""
     if used or over:
         note = (f" The model was trained on data read with {_flags(saved)}, which this command "
@@ -381,6 +381,25 @@ def _model_reading(ctx: typer.Context, model_dir: Path, given: dict) -> tuple[di
         note += (f"; given here instead: {_flags(over)}." if over else
                  "; if this file is written differently, say how with those options.")
     return {**given, **used}, note
+
+
+def _as_saved(arg: str, value):
+    """An option's value as `_to_save` keeps it (a label-names file: its names)."""
+    if arg != "label_names" or value is None:
+        return value
+    from .data.inputs import read_label_names
+
+    try:
+        return read_label_names(value)
+    except (DataError, OSError):
+        return value  # reading the data will say what is wrong with it
+
+
+def _given(ctx: typer.Context, param: str) -> bool:
+    """Whether the user set option `param` (on the command line or by an environment
+    variable), not left it at its default."""
+    return getattr(ctx.get_parameter_source(param), "name", "DEFAULT") not in (
+        "DEFAULT", "DEFAULT_MAP")
 
 
 def _flags(reading: dict) -> str:
@@ -394,9 +413,8 @@ def _flags(reading: dict) -> str:
             out.append(flag if v is False else f"no {flag}")
         elif isinstance(v, bool):
             out.append(flag if v else f"no {flag}")
-        elif k == "label_names":
-            out.append(f"{flag} ({len(v)} names, saved with the model)" if v else
-                       f"no {flag}")
+        elif k == "label_names" and isinstance(v, list):
+            out.append(f"{flag} ({len(v)} names, saved with the model)")
         elif k == "label_columns":
             out.append(f"{flag} {shlex.quote(','.join(v))}" if v else f"no {flag}")
         else:
@@ -883,7 +901,7 @@ def _compare_seeds(ctx: typer.Context, seeds: str, n_seeds: int | None) -> list[
     A bare number to --seeds is a count, as in 0.2, with a warning naming --n-seeds."""
     from .compare import parse_seeds
 
-    listed = ctx.get_parameter_source("seeds") not in (None, ParameterSource.DEFAULT)
+    listed = _given(ctx, "seeds")
     if n_seeds is not None:
         if listed:
             _fail(ValueError("--seeds lists the seeds, --n-seeds counts them: give one."))
