@@ -108,12 +108,16 @@ def test_no_header_and_label_names_file_are_saved_too(files, tiny_backbone, tmp_
          "--no-header", "--text-column", "0", "--label-column", "1",
          "--label-names-file", EKMAN, "--data", files["raw_train"], "--output", out)
     saved = json.loads((out / "textune.json").read_text())["reading"]
-    assert saved["header"] is False and saved["label_names"] == EKMAN.read_text().split()
+    assert saved["label_names"] == EKMAN.read_text().split() and "header" not in saved
     bare = _run("evaluate", out, "--data", files["raw_dev"])
     assert bare == _run("evaluate", out, "--data", files["raw_dev"], "--multi-label",
                         "--no-header", "--text-column", "0", "--label-column", "1",
                         "--label-names-file", EKMAN)
     assert bare["n"] == 9 and bare["labels"] == EKMAN.read_text().split()
+    # a file without the model's columns (here: a header, a text column): detected as before
+    texts = tmp_path / "texts.csv"
+    pd.read_csv(files["dev"], sep="\t")[["text"]].to_csv(texts, index=False)
+    assert _run("predict", out, "--data", texts, "--output", tmp_path / "p.jsonl")["n"] == 9
 
 
 def test_a_folder_without_saved_options_keeps_todays_defaults(files, model, tmp_path):

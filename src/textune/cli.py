@@ -343,14 +343,16 @@ _READING = {"text_column": ("--text-column", "text_column"),
                                                                   "unescape_html"),
             "multi_label": ("--multi-label", "multi_label"),
             "label_separator": ("--label-separator", "label_separator"),
-            "header": ("--no-header", "no_header"),
             "label_names": ("--label-names-file", "label_names_file", "label_names"),
             "allow_empty_labels": ("--allow-empty-labels", "allow_empty_labels"),
             "label_columns": ("--label-columns", "label_columns")}
 
 
 _READ_DEFAULTS = {"quoting": "auto", "unescape_html": False, "multi_label": False,
-                  "label_separator": ",", "header": True, "allow_empty_labels": False}
+                  "label_separator": ",", "allow_empty_labels": False}
+# the columns' roles: the model's apply together, where the file has those columns (a file
+# without a header is recognised from columns named by position, `first_line_is_data`)
+_COLUMNS = ("text_column", "text_pair_column", "label_column", "label_columns")
 
 
 def _to_save(reading: dict) -> dict:
@@ -358,11 +360,12 @@ def _to_save(reading: dict) -> dict:
     (the file may not travel with the model), and only what differs from the defaults."""
     from .data.inputs import read_label_names
 
-    out = {**reading, "label_names": read_label_names(reading["label_names"])}
+    out = {k: _as_saved(k, v) for k, v in reading.items() if k in _READING}
     return {k: v for k, v in out.items() if v != _READ_DEFAULTS.get(k)}
 
 
-def _model_reading(ctx: typer.Context, model_dir: Path, given: dict) -> tuple[dict, str]:
+def _model_reading(ctx: typer.Context, model_dir: Path, given: dict,
+                   data: Path) -> tuple[dict, str]:
     """`given` (load_examples' arguments from this command's options) with each one the user
     did not set taken from how the model's training data was read (saved by `train`; absent
     in older folders), and a note for errors: what came from the model, what overrode it."""
@@ -370,17 +373,46 @@ def _model_reading(ctx: typer.Context, model_dir: Path, given: dict) -> tuple[di
         saved = json.loads((model_dir / "textune.json").read_text()).get("reading") or {}
     except (OSError, ValueError):
         return given, ""  # not a model folder: loading it says so
-    user = {k for k in given if any(_given(ctx, n) for n in _READING[k][1:])}
+    user = {k for k in given
+            if k in _READING and any(_given(ctx, n) for n in _READING[k][1:])}
     used = {k: v for k, v in saved.items() if k in given and k not in user}
+    named = {k: v for k, v in used.items() if k in _COLUMNS}
+    if named and (user & set(_COLUMNS) or not _has_columns(data, named)):
+        used = {k: v for k, v in used.items() if k not in _COLUMNS}  # detect them, as before
     model = {**_READ_DEFAULTS, **saved} if saved else {}
     over = {k: given[k] for k in model if k in user and _as_saved(k, given[k]) != model[k]}
     note = ""
     if used or over:
         note = (f" The model was trained on data read with {_flags(saved)}, which this command "
-                "takes as its defaults")
+                "takes as its defaults (the columns where this file has them)")
         note += (f"; given here instead: {_flags(over)}." if over else
                  "; if this file is written differently, say how with those options.")
     return {**given, **used}, note
+
+
+def _has_columns(path: Path, columns: dict) -> bool:
+    """Whether the file `path` has every column `columns` names (reads only its start)."""
+    from .data import file_kind, first_line_is_data
+
+    names = {str(c) for v in columns.values() for c in (v if isinstance(v, list) else [v])}
+    try:
+        kind = file_kind(Path(path))
+        if first_line_is_data(Path(path), names):
+            return True
+        if kind == ".parquet":
+            import pyarrow.parquet as pq
+
+            return names <= set(pq.read_schema(path).names)
+        if kind in (".jsonl", ".ndjson"):
+            import pandas as pd
+
+            return names <= set(pd.read_json(path, lines=True, nrows=1).columns)
+        import pandas as pd
+
+        return names <= set(pd.read_csv(path, sep="\t" if kind == ".tsv" else None,
+                                        engine="python", nrows=0).columns)
+    except Exception:  # noqa: BLE001 - unreadable here: reading it says why
+        return False
 
 
 def _as_saved(arg: str, value):
@@ -409,9 +441,7 @@ def _flags(reading: dict) -> str:
     out = []
     for k, v in reading.items():
         flag = _READING[k][0]
-        if k == "header":
-            out.append(flag if v is False else f"no {flag}")
-        elif isinstance(v, bool):
+        if isinstance(v, bool):
             out.append(flag if v else f"no {flag}")
         elif k == "label_names" and isinstance(v, list):
             out.append(f"{flag} ({len(v)} names, saved with the model)")
@@ -503,7 +533,7 @@ def evaluate(
                  **_label_options(multi_label, label_separator, no_header, _either(
                      label_names_file, label_names, "--label-names-file", "--label-names"),
                      allow_empty_labels, label_columns))
-    reading, note = _model_reading(ctx, model_dir, given)
+    reading, note = _model_reading(ctx, model_dir, given, data)
     try:
         clf = TextClassifier.load(model_dir)
         clf.show_progress = progress
@@ -593,7 +623,7 @@ def predict(
     output_format = _either(output_format, fmt, "--output-format", "--format")
     reading, note = _model_reading(ctx, model_dir, dict(
         text_column=text_column, text_pair_column=text_pair_column, quoting=quoting,
-        unescape_html=unescape_html, header=not no_header))
+        unescape_html=unescape_html, header=not no_header), data)
     if backend not in BACKENDS:
         _fail(ValueError(f"unknown --backend '{backend}'; choose one of {list(BACKENDS)}."))
     if engine == "ray":
