@@ -358,8 +358,6 @@ _COLUMNS = ("text_column", "text_pair_column", "label_column", "label_columns")
 def _to_save(reading: dict) -> dict:
     """How `train` read its data, as the model folder keeps it: the label names themselves
     (the file may not travel with the model), and only what differs from the defaults."""
-    from .data.inputs import read_label_names
-
     out = {k: _as_saved(k, v) for k, v in reading.items() if k in _READING}
     return {k: v for k, v in out.items() if v != _READ_DEFAULTS.get(k)}
 
