@@ -140,6 +140,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         set_threads()
         self.classes_ = np.array(ex.classes)
         self.is_pair_ = ex.is_pair
+        self.reading_ = None  # `textune train` sets it after fit: how it read the data
         if ex.multi_label:  # a (rows, labels) 0/1 matrix
             y = ex.indicator(ex.classes)
         else:
@@ -290,7 +291,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 except DataError as e:
                     raise DataError(f"{e} This model predicts label sets: read several labels "
                                     "per row with --multi-label (multi_label=True), and ids "
-                                    "with --label-names.") from None
+                                    "with --label-names-file.") from None
             return ex.indicator(self.labels), self.decision_.indicator(proba)
         if ex.multi_label:
             raise DataError(f"{ex.source}: {what} holds label sets, but this model predicts "
@@ -349,6 +350,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         clf.fit_stats_ = config.get("train", {})
         clf.train_seconds_ = clf.fit_stats_.get("train_seconds")
         clf.n_train_ = clf.fit_stats_.get("n_train")
+        clf.reading_ = config.get("reading")  # load_examples' options `textune train` used
         return clf
 
     # ------------------------------------------------------------------ helpers
@@ -433,6 +435,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             # what the method read (its config dataclass); absent in models saved before 0.3
             "method_config": _as_dict(getattr(self, "method_config_", None)),
             "train": self.fit_stats_,
+            # how `textune train` read the data (load_examples' options): evaluate/predict's
+            # defaults; absent when the model was not trained by the command
+            **({"reading": self.reading_} if getattr(self, "reading_", None) else {}),
             "versions": versions,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
