@@ -22,7 +22,6 @@ PAGES = sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 
 
-
 def blocks(lang: str):
     for page in PAGES:
         for m in FENCE.finditer(page.read_text(encoding="utf-8")):
