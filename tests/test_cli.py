@@ -115,5 +115,5 @@ def test_train_help_lists_methods_and_adapters():
     r = runner.invoke(app, ["train", "--help"], terminal_width=200)
     assert r.exit_code == 0
     for word in ("finetune", "peft", "lora", "ia3", "prefix", "prompt", "ptuning", "--merge",
-                 "--class-weight", "--grad-accum", "--verbalizers", "smollm2"):
+                 "--class-weight", "--grad-accum", "--label-words", "smollm2"):
         assert word in r.output, word

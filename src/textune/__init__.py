@@ -1,6 +1,6 @@
 """textune: a good text classifier from a handful of labelled texts, fast, on a CPU."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from .data import DataError, Examples, from_lists, load_examples  # noqa: E402
 from .data.sampling import sample_per_class, split  # noqa: E402

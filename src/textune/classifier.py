@@ -140,6 +140,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         set_threads()
         self.classes_ = np.array(ex.classes)
         self.is_pair_ = ex.is_pair
+        self.reading_ = None  # `textune train` sets it after fit: how it read the data
         if ex.multi_label:  # a (rows, labels) 0/1 matrix
             y = ex.indicator(ex.classes)
         else:
@@ -291,7 +292,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 except DataError as e:
                     raise DataError(f"{e} This model predicts label sets: read several labels "
                                     "per row with --multi-label (multi_label=True), and ids "
-                                    "with --label-names.") from None
+                                    "with --label-names-file.") from None
             return ex.indicator(self.labels), self.decision_.indicator(proba)
         if ex.multi_label:
             raise DataError(f"{ex.source}: {what} holds label sets, but this model predicts "
@@ -350,6 +351,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         clf.fit_stats_ = config.get("train", {})
         clf.train_seconds_ = clf.fit_stats_.get("train_seconds")
         clf.n_train_ = clf.fit_stats_.get("n_train")
+        clf.reading_ = config.get("reading")  # load_examples' options `textune train` used
         return clf
 
     # ------------------------------------------------------------------ helpers
@@ -395,6 +397,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.string = True
         return tags
 
+    def saved_config(self) -> dict:
+        """What `save` writes to textune.json (method, backbone, labels, decision, training
+        statistics, library versions): what serving reports as the model's card."""
+        self._check_fitted()
+        return self._config()
+
     def _config(self) -> dict:
         import sentence_transformers
         import sklearn
@@ -428,6 +436,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             # what the method read (its config dataclass); absent in models saved before 0.3
             "method_config": _as_dict(getattr(self, "method_config_", None)),
             "train": self.fit_stats_,
+            # how `textune train` read the data (load_examples' options): evaluate/predict's
+            # defaults; absent when the model was not trained by the command
+            **({"reading": self.reading_} if getattr(self, "reading_", None) else {}),
             "versions": versions,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }

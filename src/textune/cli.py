@@ -52,9 +52,9 @@ SeparatorOpt = typer.Option(",", "--label-separator", help="What separates the l
 NoHeaderOpt = typer.Option(False, "--no-header", help="The CSV/TSV has no header line; name "
                            "columns by position (0, 1, ...). Example: --no-header "
                            "--text-column 0 --label-column 1")
-LabelNamesFileOpt = typer.Option(None, "--label-names", help="A file with one label name per "
-                                 "line: the label vocabulary, in order; integer labels are ids "
-                                 "into it (line 1 is id 0). Example: --label-names "
+LabelNamesFileOpt = typer.Option(None, "--label-names-file", help="A file with one label name "
+                                 "per line: the label vocabulary, in order; integer labels are "
+                                 "ids into it (line 1 is id 0). Example: --label-names-file "
                                  "goemotions/ekman_labels.txt")
 LabelColumnsOpt = typer.Option(None, "--label-columns", help="Multi-label data with one 0/1 "
                                "column per label: the columns, comma-separated (each one's "
@@ -65,12 +65,43 @@ AllowEmptyOpt = typer.Option(False, "--allow-empty-labels", help="Multi-label: r
                              "--allow-empty-labels")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="Only warnings and errors; no progress bars "
                         "(for scripts). Example: --quiet")
-JsonOpt = typer.Option(False, "--json", help="Print one JSON object with the results as the "
-                       "last line of stdout. Example: --json | tail -1 | jq .accuracy")
+
+
+def _json_opt(keys: str, example: str):
+    """`--json`, its help naming the keys this command prints (`keys`) and a `jq` on one."""
+    return typer.Option(False, "--json", help="Print one JSON object with the results as the "
+                        f"last line of stdout; its keys: {keys}. Example: --json | tail -1 | "
+                        f"jq {example}")
+
+
+# --- old spellings (0.2): hidden, still read, each use a warning naming the new spelling ------
+_RENAMED: list[str] = []  # the warnings for old spellings used, logged by `_setup`
+
+
+def _renamed(old: str, new: str, parse=None, **kw):
+    """A hidden option under the old spelling `old` of `new` (default None: not given); the
+    command merges the two with `_either`. `parse`: the new option's parser, if it has one."""
+    def callback(ctx: typer.Context, value):
+        if value is None or value == [] or value == ():
+            return None
+        _RENAMED.append(f"{old} is the old spelling of {new}; it still works, but write {new}.")
+        ctx.call_on_close(_RENAMED.clear)  # an invocation's own, also when parsing fails
+        return _parser(parse)(value) if parse is not None else value
+    return typer.Option(None, old, hidden=True, callback=callback, **kw)
+
+
+def _either(value, old_value, new: str, old: str, unset=None):
+    """The value of option `new`, or of its old spelling `old` where only that was given."""
+    if old_value is None:
+        return value
+    if value != unset:
+        _fail(ValueError(f"{old} is the old spelling of {new}: give one of them, not both."))
+    return old_value
 
 
 def _setup(quiet: bool) -> bool:
-    """Configure logging; return whether to show progress bars (on a terminal, not quiet)."""
+    """Configure logging (and log the warnings for old option spellings used); return whether
+    to show progress bars (on a terminal, not quiet)."""
     from rich.logging import RichHandler
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -80,6 +111,9 @@ def _setup(quiet: bool) -> bool:
     logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
     for noisy in ("sentence_transformers", "transformers", "httpx", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for message in dict.fromkeys(_RENAMED):
+        log.warning(message)
+    _RENAMED.clear()
     try:
         import transformers
 
@@ -120,14 +154,34 @@ def _knob_options(before: str):
         sig = inspect.signature(func)
         own = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
         at = [p.name for p in own].index(before)
-        options = [inspect.Parameter(k.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                     default=_knob_option(k), annotation=_cli_type(k))
-                   for k in all_knobs().values() if k.flag]
+        P = inspect.Parameter
+        options = [P(name, P.POSITIONAL_OR_KEYWORD, default=option, annotation=_cli_type(k))
+                   for k in all_knobs().values() if k.flag
+                   for name, option in [(k.name, _knob_option(k))] + [
+                       (_old_name(k.name, i), _renamed(old, k.flag, k.parse))
+                       for i, old in enumerate(k.old_flags)]]
         func.__signature__ = sig.replace(parameters=own[:at] + options + own[at:])
         func.__annotations__ = {**func.__annotations__,
                                 **{p.name: p.annotation for p in options}}
         return func
     return add
+
+
+def _old_name(name: str, i: int) -> str:
+    """The parameter that receives the `i`th old spelling of knob `name`'s flag."""
+    return f"{name}__old{i}"
+
+
+def _knob_values(values: dict) -> dict:
+    """The knobs' values from `_knob_options`, each old spelling's merged into its knob."""
+    from .methods import all_knobs
+
+    out = dict(values)
+    for k in all_knobs().values():
+        for i, old in enumerate(k.old_flags if k.flag else ()):
+            out[k.name] = _either(out[k.name], out.pop(_old_name(k.name, i)), k.flag, old,
+                                  k.default)
+    return out
 
 
 def _knob_option(k):
@@ -181,14 +235,18 @@ def train(
     multi_label: bool = MultiLabelOpt,
     label_separator: str = SeparatorOpt,
     no_header: bool = NoHeaderOpt,
-    label_names: Optional[Path] = LabelNamesFileOpt,
+    label_names_file: Optional[Path] = LabelNamesFileOpt,
+    label_names: Optional[Path] = _renamed("--label-names", "--label-names-file"),
     allow_empty_labels: bool = AllowEmptyOpt,
     label_columns: Optional[str] = LabelColumnsOpt,
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest complete "
                                 "checkpoint (same command otherwise; a changed setting is "
                                 "refused and named); with none, train from the start."),
     quiet: bool = QuietOpt,
-    as_json: bool = JsonOpt,
+    as_json: bool = _json_opt(
+        "train_seconds, n_train, labels, multi_label, method, model, peft, output, text_pair, "
+        "trainable_parameters, total_parameters, best_validation, label_anchors, "
+        "health_warnings (and thresholds for multi-label models)", ".train_seconds"),
     **knob_values,
 ):
     """Train a classifier and save it.
@@ -205,14 +263,15 @@ def train(
     from .data.sampling import sample_per_class
     from .engine.checkpoint import TrainingInterrupted
 
+    p = _knob_values(knob_values)
+    reading = dict(text_column=text_column, text_pair_column=text_pair_column,
+                   label_column=label_column, quoting=quoting, unescape_html=unescape_html,
+                   **_label_options(multi_label, label_separator, no_header, _either(
+                       label_names_file, label_names, "--label-names-file", "--label-names"),
+                       allow_empty_labels, label_columns))
     try:
-        ex = load_examples(data, text_column=text_column, text_pair_column=text_pair_column,
-                           label_column=label_column, quoting=quoting,
-                           unescape_html=unescape_html, **_label_options(
-                               multi_label, label_separator, no_header, label_names,
-                               allow_empty_labels, label_columns))
+        ex = load_examples(data, **reading)
         ex.require_labels()
-        p = dict(knob_values)
         if shots is not None:
             ex = sample_per_class(ex, shots, p["seed"])
         # the command line's own conventions: 0 for "none", checkpoints beside the output
@@ -223,6 +282,7 @@ def train(
         clf = TextClassifier(**p)
         clf.clear_checkpoints_after_fit = False
         clf.fit(ex, resume=resume)
+        clf.reading_ = _to_save(reading)  # the defaults of evaluate/predict on this model
         clf.save(output)
         if clf.checkpointing_ is not None:
             clf.checkpointing_.clear()  # the model folder is written: it is the result now
@@ -274,11 +334,128 @@ def _label_options(multi_label: bool, separator: str, no_header: bool,
                 label_columns=columns)
 
 
+# --- the reading options a model was trained with: saved with it, defaults on it --------------
+# load_examples' argument -> (the option that sets it, the command's parameters for it)
+_READING = {"text_column": ("--text-column", "text_column"),
+            "text_pair_column": ("--text-pair-column", "text_pair_column"),
+            "label_column": ("--label-column", "label_column"),
+            "quoting": ("--quoting", "quoting"), "unescape_html": ("--unescape-html",
+                                                                  "unescape_html"),
+            "multi_label": ("--multi-label", "multi_label"),
+            "label_separator": ("--label-separator", "label_separator"),
+            "label_names": ("--label-names-file", "label_names_file", "label_names"),
+            "allow_empty_labels": ("--allow-empty-labels", "allow_empty_labels"),
+            "label_columns": ("--label-columns", "label_columns")}
+
+
+_READ_DEFAULTS = {"quoting": "auto", "unescape_html": False, "multi_label": False,
+                  "label_separator": ",", "allow_empty_labels": False}
+# the columns' roles: the model's apply together, where the file has those columns (a file
+# without a header is recognised from columns named by position, `first_line_is_data`)
+_COLUMNS = ("text_column", "text_pair_column", "label_column", "label_columns")
+
+
+def _to_save(reading: dict) -> dict:
+    """How `train` read its data, as the model folder keeps it: the label names themselves
+    (the file may not travel with the model), and only what differs from the defaults."""
+    out = {k: _as_saved(k, v) for k, v in reading.items() if k in _READING}
+    return {k: v for k, v in out.items() if v != _READ_DEFAULTS.get(k)}
+
+
+def _model_reading(ctx: typer.Context, model_dir: Path, given: dict,
+                   data: Path) -> tuple[dict, str]:
+    """`given` (load_examples' arguments from this command's options) with each one the user
+    did not set taken from how the model's training data was read (saved by `train`; absent
+    in older folders), and a note for errors: what came from the model, what overrode it."""
+    try:
+        saved = json.loads((model_dir / "textune.json").read_text()).get("reading") or {}
+    except (OSError, ValueError):
+        return given, ""  # not a model folder: loading it says so
+    user = {k for k in given
+            if k in _READING and any(_given(ctx, n) for n in _READING[k][1:])}
+    used = {k: v for k, v in saved.items() if k in given and k not in user}
+    named = {k: v for k, v in used.items() if k in _COLUMNS}
+    if named and (user & set(_COLUMNS) or not _has_columns(data, named)):
+        used = {k: v for k, v in used.items() if k not in _COLUMNS}  # detect them, as before
+    model = {**_READ_DEFAULTS, **saved} if saved else {}
+    over = {k: given[k] for k in model if k in user and _as_saved(k, given[k]) != model[k]}
+    note = ""
+    if used or over:
+        note = (f" The model was trained on data read with {_flags(saved)}, which this command "
+                "takes as its defaults (the columns where this file has them)")
+        note += (f"; given here instead: {_flags(over)}." if over else
+                 "; if this file is written differently, say how with those options.")
+    return {**given, **used}, note
+
+
+def _has_columns(path: Path, columns: dict) -> bool:
+    """Whether the file `path` has every column `columns` names (reads only its start)."""
+    from .data import file_kind, first_line_is_data
+
+    names = {str(c) for v in columns.values() for c in (v if isinstance(v, list) else [v])}
+    try:
+        kind = file_kind(Path(path))
+        if first_line_is_data(Path(path), names):
+            return True
+        if kind == ".parquet":
+            import pyarrow.parquet as pq
+
+            return names <= set(pq.read_schema(path).names)
+        if kind in (".jsonl", ".ndjson"):
+            import pandas as pd
+
+            return names <= set(pd.read_json(path, lines=True, nrows=1).columns)
+        import pandas as pd
+
+        return names <= set(pd.read_csv(path, sep="\t" if kind == ".tsv" else None,
+                                        engine="python", nrows=0).columns)
+    except Exception:  # noqa: BLE001 - unreadable here: reading it says why
+        return False
+
+
+def _as_saved(arg: str, value):
+    """An option's value as `_to_save` keeps it (a label-names file: its names)."""
+    if arg != "label_names" or value is None:
+        return value
+    from .data.inputs import read_label_names
+
+    try:
+        return read_label_names(value)
+    except (DataError, OSError):
+        return value  # reading the data will say what is wrong with it
+
+
+def _given(ctx: typer.Context, param: str) -> bool:
+    """Whether the user set option `param` (on the command line or by an environment
+    variable), not left it at its default."""
+    return getattr(ctx.get_parameter_source(param), "name", "DEFAULT") not in (
+        "DEFAULT", "DEFAULT_MAP")
+
+
+def _flags(reading: dict) -> str:
+    """Reading options as the command line spells them."""
+    import shlex
+
+    out = []
+    for k, v in reading.items():
+        flag = _READING[k][0]
+        if isinstance(v, bool):
+            out.append(flag if v else f"no {flag}")
+        elif k == "label_names" and isinstance(v, list):
+            out.append(f"{flag} ({len(v)} names, saved with the model)")
+        elif k == "label_columns":
+            out.append(f"{flag} {shlex.quote(','.join(v))}" if v else f"no {flag}")
+        else:
+            out.append(f"{flag} {shlex.quote(str(v))}" if v is not None else f"no {flag}")
+    return " ".join(out)
+
+
 @app.command()
 def methods(
     name: Optional[str] = typer.Argument(None, help="Only this method (setfit, probe, "
                                          "finetune, peft, or an adapter shorthand such as lora)."),
-    as_json: bool = JsonOpt,
+    as_json: bool = _json_opt("methods: a list of {method, summary, options: [{name, "
+                              "default, help, option}]}", "'.methods[].method'"),
 ):
     """List the training methods and the options each one reads, with defaults.
 
@@ -314,7 +491,10 @@ def _knobs(cfg) -> list[dict]:
 
 @app.command()
 def evaluate(
-    model_dir: Path = typer.Argument(..., help="Model folder written by `textune train`."),
+    ctx: typer.Context,
+    model_dir: Path = typer.Argument(..., help="Model folder written by `textune train`. The "
+                                     "options that say how to read --data default to how "
+                                     "its training data was read."),
     data: Path = DataOpt,
     text_column: Optional[str] = TextCol,
     text_pair_column: Optional[str] = PairCol,
@@ -324,13 +504,20 @@ def evaluate(
     multi_label: bool = MultiLabelOpt,
     label_separator: str = SeparatorOpt,
     no_header: bool = NoHeaderOpt,
-    label_names: Optional[Path] = LabelNamesFileOpt,
+    label_names_file: Optional[Path] = LabelNamesFileOpt,
+    label_names: Optional[Path] = _renamed("--label-names", "--label-names-file"),
     allow_empty_labels: bool = AllowEmptyOpt,
     label_columns: Optional[str] = LabelColumnsOpt,
     quiet: bool = QuietOpt,
-    as_json: bool = JsonOpt,
+    as_json: bool = _json_opt(
+        "accuracy, f1_macro, n, labels, per_class, confusion_matrix; for a multi-label model "
+        "multi_label, f1_micro, f1_macro, f1_samples, subset_accuracy, hamming_loss, n, "
+        "labels, labels_per_row, per_class", ".f1_macro"),
 ):
     """Score a saved model on labelled data: accuracy, macro-F1, per-class report.
+
+    --data is read as the model's training data was (multi-label and its separator, label
+    names, columns, ...: saved by `textune train`); an option given here wins.
 
     Example: textune evaluate my-model --data test.csv --json
     """
@@ -339,25 +526,30 @@ def evaluate(
     from .data import load_examples
     from .metrics import format_report
 
+    given = dict(text_column=text_column, text_pair_column=text_pair_column,
+                 label_column=label_column, quoting=quoting, unescape_html=unescape_html,
+                 **_label_options(multi_label, label_separator, no_header, _either(
+                     label_names_file, label_names, "--label-names-file", "--label-names"),
+                     allow_empty_labels, label_columns))
+    reading, note = _model_reading(ctx, model_dir, given, data)
     try:
         clf = TextClassifier.load(model_dir)
         clf.show_progress = progress
-        ex = load_examples(data, text_column=text_column, text_pair_column=text_pair_column,
-                           label_column=label_column, quoting=quoting,
-                           unescape_html=unescape_html, **_label_options(
-                               multi_label, label_separator, no_header, label_names,
-                               allow_empty_labels, label_columns))
-        metrics = clf.evaluate(ex)
-    except (DataError, FileNotFoundError, ValueError) as e:
+        metrics = clf.evaluate(load_examples(data, **reading))
+    except (DataError, ValueError) as e:
+        _fail(ValueError(f"{e}{note}"))
+    except FileNotFoundError as e:
         _fail(e)
     _emit(metrics, as_json, "" if as_json else format_report(metrics))
 
 
 @app.command()
 def predict(
+    ctx: typer.Context,
     model_dir: Path = typer.Argument(..., help="Model folder written by `textune train` (or, "
-                                     "with --backend onnx, by `textune export`). Example: "
-                                     "my-model"),
+                                     "with --backend onnx, by `textune export`); the options "
+                                     "that say how to read --data default to how its "
+                                     "training data was read. Example: my-model"),
     data: Path = typer.Option(..., "--data", help="Texts to classify: CSV, TSV, JSONL or "
                               "Parquet (a label column, if present, is ignored); read in "
                               "chunks, so any size fits in memory. With --engine ray also a "
@@ -393,13 +585,19 @@ def predict(
     actors: Optional[int] = typer.Option(None, "--actors", min=1, help="--engine ray: model "
                                          "copies (one CPU each; default: one per CPU of the "
                                          "cluster). Example: --actors 8"),
-    batch_size: int = typer.Option(1024, "--batch-size", min=1, help="--engine ray: rows per "
-                                   "batch sent to an actor. Example: --batch-size 4096"),
-    fmt: Optional[str] = typer.Option(None, "--format", help="--engine ray: parquet (the "
-                                      "default; columns row, label, proba_<label>) or jsonl "
-                                      "(row, label, probabilities). Example: --format jsonl"),
+    rows_per_batch: int = typer.Option(1024, "--rows-per-batch", min=1, help="--engine ray: "
+                                       "rows per batch sent to an actor. Example: "
+                                       "--rows-per-batch 4096"),
+    batch_size: Optional[int] = _renamed("--batch-size", "--rows-per-batch", min=1),
+    output_format: Optional[str] = typer.Option(
+        None, "--output-format", help="--engine ray: parquet (the default; columns row, "
+        "label, proba_<label>) or jsonl (row, label, probabilities). Example: "
+        "--output-format jsonl"),
+    fmt: Optional[str] = _renamed("--format", "--output-format"),
     quiet: bool = QuietOpt,
-    as_json: bool = JsonOpt,
+    as_json: bool = _json_opt(
+        "n, output, backend, engine, seconds, texts_per_second; with --engine ray also "
+        "predicted, skipped, parts, format, actors", ".texts_per_second"),
 ):
     """Classify every row of a file and write labels + probabilities as JSON Lines.
 
@@ -418,21 +616,30 @@ def predict(
     progress = _setup(quiet)
     from .serving.batch import BACKENDS, load_predictor, stream_predict
 
+    rows_per_batch = _either(rows_per_batch, batch_size, "--rows-per-batch", "--batch-size",
+                             1024)
+    output_format = _either(output_format, fmt, "--output-format", "--format")
+    reading, note = _model_reading(ctx, model_dir, dict(
+        text_column=text_column, text_pair_column=text_pair_column, quoting=quoting,
+        unescape_html=unescape_html, header=not no_header), data)
     if backend not in BACKENDS:
         _fail(ValueError(f"unknown --backend '{backend}'; choose one of {list(BACKENDS)}."))
     if engine == "ray":
+        if output_format not in (None, "parquet", "jsonl"):
+            _fail(ValueError(f"unknown --output-format '{output_format}'; choose parquet or "
+                             "jsonl."))
         _predict_ray(model_dir, data, output, backend=backend, address=address, actors=actors,
-                     batch_size=batch_size, fmt=fmt or "parquet", chunk_size=chunk_size,
-                     text_column=text_column, text_pair_column=text_pair_column,
-                     quoting=quoting, unescape_html=unescape_html, header=not no_header,
-                     progress=progress, as_json=as_json)
+                     batch_size=rows_per_batch, fmt=output_format or "parquet",
+                     chunk_size=chunk_size, progress=progress, as_json=as_json, note=note,
+                     **reading)
         return
     if engine != "local":
         _fail(ValueError(f"unknown --engine '{engine}'; choose local or ray."))
     ray_only = [name for name, used in (("--address", address is not None),
                                         ("--actors", actors is not None),
-                                        ("--batch-size", batch_size != 1024),
-                                        ("--format", fmt not in (None, "jsonl")))
+                                        ("--rows-per-batch", rows_per_batch != 1024),
+                                        ("--output-format",
+                                         output_format not in (None, "jsonl")))
                 if used]
     if ray_only:
         _fail(ValueError(f"{', '.join(ray_only)}: only with --engine ray (the local engine "
@@ -440,12 +647,12 @@ def predict(
     try:
         predictor = load_predictor(model_dir, backend)
         t0 = time.perf_counter()
-        n = stream_predict(data, output, predictor, text_column=text_column,
-                           text_pair_column=text_pair_column, chunk_size=chunk_size,
-                           progress=progress, quoting=quoting, unescape_html=unescape_html,
-                           header=not no_header)
+        n = stream_predict(data, output, predictor, chunk_size=chunk_size, progress=progress,
+                           **reading)
         seconds = time.perf_counter() - t0
-    except (DataError, FileNotFoundError, ValueError) as e:
+    except (DataError, ValueError) as e:
+        _fail(ValueError(f"{e}{note}"))
+    except FileNotFoundError as e:
         _fail(e)
     _emit({"n": n, "output": str(output), "backend": backend, "engine": "local",
            "seconds": round(seconds, 3),
@@ -454,14 +661,17 @@ def predict(
           "texts/s)")
 
 
-def _predict_ray(model_dir: Path, data: Path, output: Path, *, as_json: bool, **kw) -> None:
+def _predict_ray(model_dir: Path, data: Path, output: Path, *, as_json: bool, note: str,
+                 **kw) -> None:
     from .serving.ray_predict import RayMissing, ray_predict
 
     try:
         r = ray_predict(model_dir, data, output, **kw)
     except RayMissing as e:
         _fail(e)
-    except (DataError, FileNotFoundError, ValueError) as e:
+    except (DataError, ValueError) as e:
+        _fail(ValueError(f"{e}{note}"))
+    except FileNotFoundError as e:
         _fail(e)
     done = f", {r['skipped']} of {len(r['parts'])} parts were already complete" \
         if r["skipped"] else ""
@@ -484,7 +694,7 @@ def export(
                                            "on CPU, small accuracy cost). Example: "
                                            "--quantize int8"),
     quiet: bool = QuietOpt,
-    as_json: bool = JsonOpt,
+    as_json: bool = _json_opt("output, format, quantize, size_mb", ".size_mb"),
 ):
     """Export a model to ONNX (tokenizer + body + pooling + head) for onnxruntime.
 
@@ -576,10 +786,11 @@ def demo(
     seed: int = typer.Option(0, "--seed", help="Seed for the sample. Example: --seed 1"),
     method: str = typer.Option("setfit", "--method", help="setfit or probe. Example: "
                                "--method probe"),
-    output: Optional[Path] = typer.Option(None, "--output", help="Also save the model here. "
-                                          "Example: --output bbc-model"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also save the model "
+                                          "here. Example: --output bbc-model"),
     quiet: bool = QuietOpt,
-    as_json: bool = JsonOpt,
+    as_json: bool = _json_opt("method, shots, seed, n_train, n_test, train_seconds, "
+                              "accuracy, f1_macro", ".accuracy"),
 ):
     """Few-shot topic classification of BBC News articles (5 topics), fully offline.
 
@@ -600,6 +811,7 @@ def demo(
 
 @app.command()
 def compare(
+    ctx: typer.Context,
     data: Path = DataOpt,
     eval_data: Path = typer.Option(..., "--eval-data", help="Labelled data to score every cell "
                                    "on (same label set as --data). Example: --eval-data "
@@ -613,11 +825,15 @@ def compare(
                                 "(lora, ia3, prefix, prompt, ptuning) for peft with it. "
                                 "Example: --methods probe,setfit,finetune,lora"),
     shots: str = typer.Option("8,16,32,64", "--shots", help="Comma-separated examples per "
-                              "class; 0 = zero-shot from the label names, all = the whole "
+                              "class; 0 = zero-shot from the label words, all = the whole "
                               "training set. Example: --shots 0,8,16,64,all"),
-    seeds: str = typer.Option("5", "--seeds", help="How many seeds (0..N-1), or a comma list "
-                              "of seeds; each seed is a different sample, shared by all "
-                              "methods. Example: --seeds 5"),
+    seeds: str = typer.Option("5", "--seeds", show_default=False, help="Comma-separated "
+                              "seeds; each seed is a different sample, shared by all methods "
+                              "(one seed: a trailing comma, --seeds 7,). Default: --n-seeds 5. "
+                              "A bare number is read as a count, as in 0.2, with a warning. "
+                              "Example: --seeds 0,1,2"),
+    n_seeds: Optional[int] = typer.Option(None, "--n-seeds", min=1, help="How many seeds: "
+                                          "0..N-1 (default 5). Example: --n-seeds 3"),
     text_column: Optional[str] = TextCol,
     text_pair_column: Optional[str] = PairCol,
     label_column: Optional[str] = LabelCol,
@@ -631,13 +847,16 @@ def compare(
                                            "own). Example: --epochs 5"),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="Token limit per text. "
                                              "Example: --max-length 128"),
-    template: Optional[list[str]] = typer.Option(None, "--template", help="Zero-shot sentence "
-                                                 "template, repeatable; {label} is replaced by "
-                                                 "the label name. Example: --template 'This "
-                                                 "sentence is {label}.'"),
-    label_names: Optional[str] = typer.Option(None, "--label-names", help="Words for the "
-                                              "labels in zero-shot templates. Example: "
-                                              "--label-names 0=negative,1=positive"),
+    zero_shot_template: Optional[list[str]] = typer.Option(
+        None, "--zero-shot-template", help="Zero-shot sentence template, repeatable; {label} "
+        "is replaced by the label's words. Example: --zero-shot-template 'This sentence is "
+        "{label}.'"),
+    template: Optional[list[str]] = _renamed("--template", "--zero-shot-template"),
+    label_words: Optional[str] = typer.Option(
+        None, "--label-words", help="The words for each label, LABEL=WORDS pairs: what "
+        "zero-shot templates say, and the label words of the methods that read them (as "
+        "`train --label-words`). Example: --label-words 0=negative,1=positive"),
+    label_names: Optional[str] = _renamed("--label-names", "--label-words"),
     method_option: Optional[list[str]] = typer.Option(
         None, "--method-option", help="A setting for one method only, METHOD:NAME=VALUE, "
         "repeatable; NAME is a parameter that method reads (see `textune methods`), VALUE "
@@ -649,15 +868,12 @@ def compare(
     multi_label: bool = MultiLabelOpt,
     label_separator: str = SeparatorOpt,
     no_header: bool = NoHeaderOpt,
-    label_names_file: Optional[Path] = typer.Option(
-        None, "--label-names-file", help="A file with one label name per line: the label "
-        "vocabulary of multi-label data, in order; integer labels are ids into it (line 1 is "
-        "id 0). (--label-names gives zero-shot words.) Example: --label-names-file "
-        "goemotions/ekman_labels.txt"),
+    label_names_file: Optional[Path] = LabelNamesFileOpt,
     allow_empty_labels: bool = AllowEmptyOpt,
     label_columns: Optional[str] = LabelColumnsOpt,
     quiet: bool = QuietOpt,
-    as_json: bool = JsonOpt,
+    as_json: bool = _json_opt("summary, recommendations, cells, failed, report_md, "
+                              "report_html, plots", ".recommendations"),
 ):
     """Compare methods across label budgets and seeds; write a report with plots.
 
@@ -667,63 +883,111 @@ def compare(
     both files (auto-detection handles different column names).
 
     Example: textune compare --data train.csv --eval-data test.csv --methods probe,setfit
-    --shots 0,8,16,64 --seeds 5 --label-names 0=negative,1=positive --output compare-out
+    --shots 0,8,16,64 --n-seeds 5 --label-words 0=negative,1=positive --output compare-out
     """
-    import shlex
-
     progress = _setup(quiet)
-    from .compare import (check_methods, parse_label_names, parse_method_options,
-                          parse_methods, parse_seeds, parse_shots, run_grid, write_report)
-    from .data import load_examples
+    from .compare import parse_label_names, parse_method_options, parse_shots
 
-    # the command as parsed (not sys.argv), so the report header is exact however it was run
-    given = [("--data", data), ("--eval-data", eval_data), ("--text-column", text_column),
-             ("--text-pair-column", text_pair_column), ("--label-column", label_column),
-             ("--methods", methods), ("--shots", shots), ("--seeds", seeds), ("--model", model),
-             ("--steps", steps), ("--epochs", epochs), ("--max-length", max_length),
-             *[("--template", t) for t in template or []], ("--label-names", label_names),
-             *[("--method-option", o) for o in method_option or []],
-             ("--quoting", None if quoting == "auto" else quoting),
-             ("--label-separator", None if label_separator == "," else label_separator),
-             ("--label-names-file", label_names_file), ("--label-columns", label_columns),
-             ("--output", output)]
-    command = "textune compare " + " ".join(f"{k} {shlex.quote(str(v))}" for k, v in given
-                                            if v is not None)
-    for flag, on in (("--unescape-html", unescape_html), ("--multi-label", multi_label),
-                     ("--no-header", no_header), ("--allow-empty-labels", allow_empty_labels)):
-        if on:
-            command += f" {flag}"
+    templates = _either(zero_shot_template, template, "--zero-shot-template", "--template")
+    words = _either(label_words, label_names, "--label-words", "--label-names")
+    seed_list = _compare_seeds(ctx, seeds, n_seeds)
+    given = {"--data": data, "--eval-data": eval_data, "--text-column": text_column,
+             "--text-pair-column": text_pair_column, "--label-column": label_column,
+             "--methods": methods, "--shots": shots, **_seeds_spelled(seed_list),
+             "--model": model, "--steps": steps, "--epochs": epochs,
+             "--max-length": max_length, "--zero-shot-template": templates,
+             "--label-words": words, "--method-option": method_option,
+             "--quoting": None if quoting == "auto" else quoting,
+             "--label-separator": None if label_separator == "," else label_separator,
+             "--label-names-file": label_names_file, "--label-columns": label_columns,
+             "--output": output, "--unescape-html": unescape_html,
+             "--multi-label": multi_label, "--no-header": no_header,
+             "--allow-empty-labels": allow_empty_labels}
+    cols = dict(text_column=text_column, text_pair_column=text_pair_column,
+                label_column=label_column, quoting=quoting, unescape_html=unescape_html,
+                **_label_options(multi_label, label_separator, no_header, label_names_file,
+                                 allow_empty_labels, label_columns))
     try:
-        method_list = parse_methods(methods)
-        check_methods(method_list)
-        shot_list, seed_list = parse_shots(shots), parse_seeds(seeds)
-        names = parse_label_names(label_names)
-        options = parse_method_options(method_option)
-        cols = dict(text_column=text_column, text_pair_column=text_pair_column,
-                    label_column=label_column, quoting=quoting, unescape_html=unescape_html,
-                    **_label_options(multi_label, label_separator, no_header,
-                                     label_names_file, allow_empty_labels, label_columns))
-        train = load_examples(data, **cols)
-        test = load_examples(eval_data, **cols)
-        params = {"model": model, "steps": steps, "epochs": epochs, "max_length": max_length}
-        try:
-            run_grid(train, test, output, methods=method_list, shots=shot_list,
-                     seeds=seed_list, params=params, method_params=options or None,
-                     templates=template or None,
-                     label_names=names or None, progress=progress, command=command)
-        except KeyboardInterrupt:  # report what finished; rerunning resumes the rest
-            if (output / "results.jsonl").exists():
-                write_report(output, command=command)
-                typer.echo(f"interrupted; partial report in {output}. Rerun the same command "
-                           "to resume.", err=True)
-            raise
-        result = write_report(output, command=command)
+        grid = dict(shots=parse_shots(shots), seeds=seed_list,
+                    params={"model": model, "steps": steps, "epochs": epochs,
+                            "max_length": max_length},
+                    method_params=parse_method_options(method_option) or None,
+                    templates=templates or None,
+                    label_names=parse_label_names(words) or None)
+        result = _run_compare(data, eval_data, output, methods, cols, grid, progress,
+                              _command_line("textune compare", given))
     except (DataError, BackboneError, FileNotFoundError, ValueError) as e:
         _fail(e)
     human = "" if as_json else (
         "\n".join(result["recommendations"]) + f"\n{result['cells']} cells "
         f"({result['failed']} failed) -> {result['report_md']}, {result['report_html']}")
     _emit(result, as_json, human)
+
+
+def _compare_seeds(ctx: typer.Context, seeds: str, n_seeds: int | None) -> list[int]:
+    """compare's seeds: --seeds (a list), --n-seeds (a count, 0..N-1) or the default, 0..4.
+    A bare number to --seeds is a count, as in 0.2, with a warning naming --n-seeds."""
+    from .compare import parse_seeds
+
+    listed = _given(ctx, "seeds")
+    if n_seeds is not None:
+        if listed:
+            _fail(ValueError("--seeds lists the seeds, --n-seeds counts them: give one."))
+        return list(range(n_seeds))
+    if not listed:
+        return list(range(5))
+    if seeds.strip().isdigit():
+        n = int(seeds)
+        log.warning("--seeds %d is read as a count (seeds 0..%d), as in 0.2; write --n-seeds "
+                    "%d for that (--seeds now lists seeds: --seeds %d, is the one seed %d).",
+                    n, n - 1, n, n, n)
+    try:
+        return parse_seeds(seeds)
+    except ValueError as e:
+        _fail(e)
+
+
+def _seeds_spelled(seeds: list[int]) -> dict:
+    """The seeds as compare's options say them: --n-seeds N for 0..N-1, else --seeds."""
+    if seeds == list(range(len(seeds))):
+        return {"--n-seeds": len(seeds)}
+    return {"--seeds": ",".join(map(str, seeds)) + ("," if len(seeds) == 1 else "")}
+
+
+def _command_line(name: str, given: dict) -> str:
+    """The command as parsed (not sys.argv), so a report header is exact however it was run:
+    each option with a value (repeated for a list), each flag that is on."""
+    import shlex
+
+    out = [name]
+    for flag, value in given.items():
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if v is True:
+                out.append(flag)
+            elif v is not None and v is not False:
+                out.append(f"{flag} {shlex.quote(str(v))}")
+    return " ".join(out)
+
+
+def _run_compare(data: Path, eval_data: Path, output: Path, methods: str, cols: dict,
+                 grid: dict, progress: bool, command: str) -> dict:
+    """Read both files, run the grid and write the report (a partial one if interrupted)."""
+    from .compare import check_methods, parse_methods, run_grid, write_report
+    from .data import load_examples
+
+    method_list = parse_methods(methods)
+    check_methods(method_list)
+    train, test = load_examples(data, **cols), load_examples(eval_data, **cols)
+    try:
+        run_grid(train, test, output, methods=method_list, progress=progress,
+                 command=command, **grid)
+    except KeyboardInterrupt:  # report what finished; rerunning resumes the rest
+        if (output / "results.jsonl").exists():
+            write_report(output, command=command)
+            typer.echo(f"interrupted; partial report in {output}. Rerun the same command "
+                       "to resume.", err=True)
+        raise
+    return write_report(output, command=command)
 
 
 def main() -> None:

@@ -95,7 +95,7 @@ def test_interrupted_grid_resumes_without_redoing_cells(tmp_path, sst2_small):
     assert len(first) == 1 and json.loads(first[0])["status"] == "ok"
 
     args = ["compare", "--data", str(train_csv), "--eval-data", str(test_csv),
-            "--methods", "probe,setfit", "--shots", "2,4", "--seeds", "2", "--steps", "2",
+            "--methods", "probe,setfit", "--shots", "2,4", "--n-seeds", "2", "--steps", "2",
             "--output", str(out), "--json", "--quiet"]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output

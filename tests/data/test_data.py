@@ -273,7 +273,7 @@ def test_csv_whole_quoted_fields_are_unquoted(tmp_path):
 
 
 def test_mrpc_streamed_reads_the_same_rows():
-    from textune.serving.batch import read_chunks
+    from textune.data import read_chunks
 
     path = shared_file("mrpc_test.tsv")
     whole, lines = read_table(path)
@@ -287,7 +287,7 @@ def test_mrpc_streamed_reads_the_same_rows():
 # ---- no row vanishes, none is padded -------------------------------------------------------
 
 def test_jsonl_keeps_unicode_line_separators_inside_strings(tmp_path):
-    from textune.serving.batch import read_chunks
+    from textune.data import read_chunks
 
     texts = ["one\u2028two", "para\u2029graph", "next\x85line", "vertical\x0btab\x0cfeed"]
     labels = ["b", "c", "a", "b"]

@@ -21,7 +21,7 @@ hypothesis = pytest.importorskip("hypothesis", reason="property tests need hypot
 from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from textune.serving.batch import read_chunks  # noqa: E402
+from textune.data import read_chunks  # noqa: E402
 from textune.data import DataError, load_examples, read_table  # noqa: E402
 
 # CI: a fixed, fast sample (about 10 s for the file). Explore deeper with e.g.

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -38,6 +39,27 @@ def test_fp32_matches_torch(probe_model, exports, tiny_texts):
     # batching must not change results: order restored, padding masked
     one_by_one = np.vstack([onnx.predict_proba([t]) for t in texts])
     assert np.abs(one_by_one - onnx.predict_proba(texts, batch_size=3)).max() <= 1e-5
+
+
+def test_both_runtimes_are_one_predictor(probe_model, exports, tiny_texts):
+    """torch and ONNX behind the same `Predictor` protocol: same labels, same card keys,
+    same answers, and the same refusal of text pairs for a single-text model."""
+    from textune.data import DataError
+    from textune.serving.batch import load_predictor, predict_frame
+    from textune.serving.predictor import Predictor
+
+    runtimes = [load_predictor(probe_model[1]), load_predictor(exports[0], "onnx")]
+    assert all(isinstance(p, Predictor) for p in runtimes)
+    torch_p, onnx_p = runtimes
+    assert torch_p.labels == onnx_p.labels == probe_model[0].labels
+    assert set(torch_p.info) | {"quantize"} == set(onnx_p.info)
+    assert (torch_p.info["backend"], onnx_p.info["backend"]) == ("torch", "onnx")
+    texts = tiny_texts[0]
+    assert np.abs(torch_p.predict_proba(texts) - onnx_p.predict_proba(texts)).max() <= 1e-4
+    frame = pd.DataFrame({"text": texts[:2], "pair": texts[2:4]})
+    for p in runtimes:
+        with pytest.raises(DataError, match="trained on single texts; set text_pair_column"):
+            predict_frame(frame, p, text_pair_column="pair")
 
 
 def test_fp32_parity_on_sst2(probe_model, exports, sst2_test):

@@ -1,4 +1,4 @@
-"""`textune predict --engine ray` and the README's Ray Data recipe, on a 2-CPU local cluster.
+"""`textune predict --engine ray` and the Ray guide's Ray Data recipe (docs/guides/ray.md), on a 2-CPU local cluster.
 
 The Ray answers are compared row by row with the local engine's JSON Lines on the same rows,
 with a 3-class model whose labels are digit strings first seen in non-sorted order ("2",
@@ -25,7 +25,7 @@ from textune.serving.ray_predict import RayPredictor, input_files, ray_predict
 from tests.predict.test_batch_predict import TOPICS
 
 runner = CliRunner()
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "guides" / "ray.md"  # the Ray guide
 try:
     import ray
     import ray.data  # noqa: F401
@@ -116,10 +116,10 @@ def read_parts(folder: Path, fmt: str) -> pd.DataFrame:
 
 
 def readme_block(marker: str, lang: str) -> str:
-    """The README code block (```lang) that contains `marker`."""
+    """The Ray guide's code block (```lang) that contains `marker`."""
     blocks = re.findall(rf"```{lang}\n(.*?)```", README.read_text(), flags=re.S)
     found = [b for b in blocks if marker in b]
-    assert len(found) == 1, f"README: one ```{lang} block with {marker!r}"
+    assert len(found) == 1, f"{README.name}: one ```{lang} block with {marker!r}"
     return found[0]
 
 
@@ -248,7 +248,7 @@ def test_bad_row_is_named_without_a_traceback(cluster, workdir, tmp_path):
 def test_readme_ray_data_recipe_runs_as_written(cluster, workdir, monkeypatch):
     code = readme_block("# Ray Data: one model per actor", "python")
     monkeypatch.chdir(workdir)
-    exec(compile(code, "README.md", "exec"), {})
+    exec(compile(code, str(README), "exec"), {})
     got = pd.read_parquet(workdir / "predictions-py").sort_values("id")
     from textune.serving.batch import load_predictor, predict_frame
 

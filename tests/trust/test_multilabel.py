@@ -81,7 +81,7 @@ def test_setfit_on_label_sets_trains_and_reloads_identically(ekman, tmp_path):
 
 def test_the_raw_files_train_evaluate_and_predict_with_flags_only(tmp_path):
     flags = ["--multi-label", "--no-header", "--text-column", "0", "--label-column", "1",
-             "--label-names", str(shared_file("goemotions/ekman_labels.txt"))]
+             "--label-names-file", str(shared_file("goemotions/ekman_labels.txt"))]
     train, dev = (str(shared_file(f"goemotions/ekman_{p}.tsv")) for p in ("train", "dev"))
     run = CliRunner().invoke
     r = run(app, ["train", "--data", train, *flags, "--method", "probe", "--shots", "8",
@@ -137,7 +137,7 @@ def test_tuned_thresholds_are_saved_and_decide_everywhere(ekman, tmp_path):
     """--threshold tune: out-of-fold probabilities pick a threshold per label; the tuned
     thresholds are saved, printed, and every path decides with them."""
     flags = ["--multi-label", "--no-header", "--text-column", "0", "--label-column", "1",
-             "--label-names", str(shared_file("goemotions/ekman_labels.txt"))]
+             "--label-names-file", str(shared_file("goemotions/ekman_labels.txt"))]
     r = CliRunner().invoke(app, ["train", "--data", str(shared_file("goemotions/ekman_train.tsv")),
                                  *flags, "--method", "probe", "--shots", "8", "--max-length",
                                  "64", "--threshold", "tune", "--output", str(tmp_path / "m"),
@@ -226,7 +226,7 @@ def test_compare_runs_label_sets_with_micro_f1_as_the_headline(tmp_path):
         "compare", "--data", str(go / "ekman_train.tsv"), "--eval-data", str(small),
         "--multi-label", "--no-header", "--text-column", "0", "--label-column", "1",
         "--label-names-file", str(go / "ekman_labels.txt"), "--methods", "probe,setfit",
-        "--method-option", "setfit:steps=4", "--shots", "4", "--seeds", "1",
+        "--method-option", "setfit:steps=4", "--shots", "4", "--n-seeds", "1",
         "--max-length", "48", "--output", str(out), "--json", "-q"])
     assert r.exit_code == 0, r.output
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]

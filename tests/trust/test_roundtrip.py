@@ -5,9 +5,10 @@ Binary-only round trips once passed while every 3+-class model reloaded scramble
 matrix uses 4 news topics in non-sorted first-seen order, integer labels, and digit strings
 whose text order differs from their numeric order ("007" < "10" < "2" < "7"). The point is
 agreement between paths, not accuracy (test_trust.py checks that), so every encoder case
-trains on the tiny random backbone (tests/tiny.py) and the whole matrix sits in the fast
-tier; the causal LM (real SmolLM2) and the accuracy-and-agreement CLI run are slow. The label
-kinds live in tests/labels.py, for any test to use.
+trains on the tiny random backbone (tests/tiny.py), the causal-LM cases on a tiny random
+Llama with SmolLM2's tokenizer, and the whole matrix sits in the fast tier; only the
+accuracy-and-agreement CLI run is slow. The label kinds live in tests/labels.py, for any test
+to use.
 """
 
 import json
@@ -33,7 +34,7 @@ METHODS = {
     "prefix": dict(method="peft", peft="prefix", epochs=1, batch_size=8),
     "prompt": dict(method="peft", peft="prompt", epochs=1, batch_size=8),
     "ptuning": dict(method="peft", peft="ptuning", epochs=1, batch_size=8),
-    "causal-lm": dict(method="peft", peft="prompt", model="smollm2", epochs=1, batch_size=8),
+    "causal-lm": dict(method="peft", peft="prompt", epochs=1, batch_size=8),  # tiny Llama
 }
 ONNX = {"probe", "setfit", "setfit+lora", "finetune", "lora", "ia3"}
 slow = pytest.mark.slow
@@ -46,8 +47,7 @@ CASES = [  # (method, label kind, text pairs)
     ("lora", "strings", True), ("lora", "digits", False), ("ia3", "strings", False),
     ("prefix", "strings", False), ("prefix", "digits", True), ("prompt", "strings", False),
     ("ptuning", "ints", False),
-    pytest.param("causal-lm", "strings", False, marks=slow),
-    pytest.param("causal-lm", "digits", True, marks=slow),
+    ("causal-lm", "strings", False), ("causal-lm", "digits", True),
 ]
 
 
@@ -58,11 +58,11 @@ def news(bbc_news4):
 
 
 @pytest.mark.parametrize("method, kind, pairs", CASES)
-def test_every_path_gives_the_same_answer(news, tiny_backbone, tmp_path, method, kind, pairs):
+def test_every_path_gives_the_same_answer(news, request, tmp_path, method, kind, pairs):
     train, test = (relabel(part, kind, pairs=pairs) for part in news)
-    if METHODS[method].get("model") == "smollm2":
-        pytest.importorskip("gguf")
-    clf = TextClassifier(**{**FAST, "model": tiny_backbone, **METHODS[method]}).fit(train)
+    backbone = request.getfixturevalue("tiny_causal_lm" if method == "causal-lm"
+                                       else "tiny_backbone")
+    clf = TextClassifier(**{**FAST, "model": backbone, **METHODS[method]}).fit(train)
     assert sorted(set(clf.labels)) == sorted(set(labels_of(kind, TOPICS)))
     assert exports_to_onnx(clf) == (method in ONNX)
     assert_same_answer_everywhere(clf, test, tmp_path, onnx=method in ONNX)

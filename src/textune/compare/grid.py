@@ -137,11 +137,11 @@ def parse_seeds(spec: str | int | Sequence[int]) -> list[int]:
         try:
             numbers = [int(p) for p in parts]
         except ValueError:
-            raise ValueError(f"--seeds: {spec!r} is neither a count (5) nor a list of seeds "
-                             "(0,3,7).") from None
+            raise ValueError(f"--seeds: {spec!r} is not a list of seeds (--seeds 0,3,7; "
+                             "a count is --n-seeds 5).") from None
         if len(numbers) == 1 and "," not in spec:
             if numbers[0] < 1:
-                raise ValueError("--seeds needs at least 1 seed, e.g. --seeds 5.")
+                raise ValueError("--seeds needs at least 1 seed, e.g. --n-seeds 5.")
             return list(range(numbers[0]))
         return list(dict.fromkeys(numbers))
     return list(dict.fromkeys(int(s) for s in spec))
@@ -253,7 +253,7 @@ def cell_params(method: str, params: Mapping[str, Any],
 
 
 def _with_label_names(params: dict, method: str, label_names, train: Examples) -> dict:
-    """The cell's settings with `--label-names` as the verbalizers of a method that reads
+    """The cell's settings with `--label-words` as the verbalizers of a method that reads
     them (setfit/probe's label anchors, a causal LM's label words), unless set already."""
     from ..methods import METHODS, config_class, honours, knobs, resolve_method
 

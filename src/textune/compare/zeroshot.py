@@ -22,7 +22,7 @@ def parse_label_names(spec: str | None) -> dict[str, str]:
     for part in spec.split(","):
         key, sep, value = part.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise DataError(f"--label-names: cannot read {part!r}; write LABEL=NAME pairs "
+            raise DataError(f"--label-words: cannot read {part!r}; write LABEL=NAME pairs "
                             "separated by commas, e.g. 0=negative,1=positive.")
         out[key.strip()] = value.strip()
     return out

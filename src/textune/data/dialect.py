@@ -1,13 +1,14 @@
 """How a file is written: its format, text encoding, CSV dialect and HTML entities.
 
-Detection is separate from reading so that whole-file reads and streamed predictions
-(`textune predict` in chunks) decide the same way: the format from the suffix, UTF-8 with a
+Detection is separate from reading so that whole-file reads (`readers`) and streamed ones
+(`stream`, for `textune predict` in chunks) decide the same way: the format from the suffix, UTF-8 with a
 logged latin-1 fallback, the delimiter from the first lines, and whether quotes are CSV
 quoting or plain text from the whole file, with the choice and why logged.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import html
@@ -175,15 +176,47 @@ def html_entities(df: pd.DataFrame, source: str, unescape: bool,
 
 
 def _decode(path: Path) -> str:
+    """The whole file as text (.gz decompressed), in the encoding `text_encoding` picks."""
     raw = path.read_bytes()
     if path.suffix.lower() == ".gz":
         raw = gzip.decompress(raw)
     try:
         return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        log.warning("%s is not valid UTF-8 (byte %d); reading it as latin-1. Re-save it as "
-                    "UTF-8 if characters look wrong.", path, e.start)
-        return raw.decode("latin-1")
+    except UnicodeDecodeError:  # the one decision (and its warning) below
+        return raw.decode(_utf8_or_latin1([raw], path))
+
+
+def text_encoding(path: Path) -> str:
+    """"utf-8-sig" (a BOM skipped) if the whole file decodes as UTF-8, else "latin-1" with a
+    logged warning naming the first bad byte. Streamed: bounded memory for any file size."""
+    def blocks():
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                yield block
+
+    return _utf8_or_latin1(blocks(), path)
+
+
+def _utf8_or_latin1(blocks, path: Path) -> str:
+    """The one encoding decision for every reader: UTF-8, or latin-1 (which decodes any
+    byte) with a warning; `blocks` are the file's bytes in order."""
+    dec = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    for block in blocks:
+        try:
+            dec.decode(block)
+        except UnicodeDecodeError as e:
+            log.warning("%s is not valid UTF-8 (byte %d); reading it as latin-1. Re-save it "
+                        "as UTF-8 if characters look wrong.", path, offset + e.start)
+            return "latin-1"
+        offset += len(block)
+    try:
+        dec.decode(b"", final=True)
+    except UnicodeDecodeError:
+        log.warning("%s is not valid UTF-8 (it ends mid-character); reading it as latin-1.",
+                    path)
+        return "latin-1"
+    return "utf-8-sig"
 
 
 SEPARATORS = ",\t;|"

@@ -50,7 +50,7 @@ def why_not(ex: Examples, names: dict[str, str]) -> str | None:
         return "the data are multi-label (not measured yet)"
     if not labels_are_words([names.get(str(c), c) for c in ex.classes]):
         return (f"the labels {list(ex.classes)[:6]} are ids, not words; name them with "
-                "verbalizers (--verbalizers 0=negative,1=positive)")
+                "verbalizers (--label-words 0=negative,1=positive)")
     return None
 
 

@@ -36,7 +36,7 @@ Check = Callable[[Any], "str | None"]  # None: fine; else what the value must be
 def knob(default: Any, help: str, *, doc: str | None = None,  # noqa: A002 - the CLI's word
          example: str | None = None, flag: str | None = None,
          parse: Callable[[str], Any] | None = None, check: Check | None = None,
-         cli: bool | Mapping[str, Any] = True) -> Any:
+         cli: bool | Mapping[str, Any] = True, old_flags: tuple[str, ...] = ()) -> Any:
     """A config field, and all that is said about it anywhere.
 
     - help: the one-line help `textune methods` shows.
@@ -45,6 +45,8 @@ def knob(default: Any, help: str, *, doc: str | None = None,  # noqa: A002 - the
       docstring turns into parameter names.
     - example: how the option is used, e.g. "--lora-r 16" (the CLI help ends with it).
     - flag: the `textune train` option (default: `--` + the name with `-` for `_`).
+    - old_flags: earlier spellings of the flag, kept as hidden options that warn and name
+      `flag` (a rename must not break the scripts that use the old one).
     - parse: the command line's text -> the value, where the Python type is not what a
       shell passes (e.g. "0=negative,1=positive" -> a dict); raises ValueError saying what
       was expected. Compare's `--method-option` uses it too.
@@ -55,7 +57,7 @@ def knob(default: Any, help: str, *, doc: str | None = None,  # noqa: A002 - the
     """
     return field(default=default, metadata={
         "help": help, "doc": doc, "example": example, "flag": flag, "parse": parse,
-        "check": check, "cli": cli})
+        "check": check, "cli": cli, "old_flags": tuple(old_flags)})
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Knob:
     parse: Callable[[str], Any] | None
     check: Check | None
     owner: type  # the config class that declares it
+    old_flags: tuple[str, ...] = ()  # earlier spellings of `flag`: hidden, warn when used
 
     def problem(self, value: Any) -> str | None:
         """What is wrong with `value` ("must be ..."), or None."""
@@ -106,7 +109,8 @@ def describe(config_cls: type) -> list[Knob]:
             example=m.get("example"),
             flag=(m.get("flag") or "--" + f.name.replace("_", "-")) if cli else None,
             cli_options=dict(cli) if isinstance(cli, Mapping) else {},
-            parse=m.get("parse"), check=m.get("check"), owner=owner))
+            parse=m.get("parse"), check=m.get("check"), owner=owner,
+            old_flags=tuple(m.get("old_flags", ())) if cli else ()))
     return out
 
 
@@ -170,7 +174,7 @@ def parse_verbalizers(spec: str) -> dict | None:
         label, sep, words = item.partition("=")
         if not sep or not label.strip() or not words.strip():
             raise ValueError(f"'{item}' is not LABEL=WORDS; example: "
-                             "--verbalizers 0=negative,1=positive")
+                             "--label-words 0=negative,1=positive")
         out[label.strip()] = words.strip()
     return out
 
@@ -380,8 +384,8 @@ class VerbalizerConfig(Knobs):
         "scores, or what the label anchors say, for labels that are ids: {0: 'negative'}",
         doc="The words for each label (default: the label itself): scored by a causal LM "
         "(--model smollm2), or put in setfit/probe's label anchors (which then apply to id "
-        "labels such as 0/1 too).", example="--verbalizers 0=negative,1=positive",
-        parse=parse_verbalizers)
+        "labels such as 0/1 too).", example="--label-words 0=negative,1=positive",
+        flag="--label-words", old_flags=("--verbalizers",), parse=parse_verbalizers)
 
 
 @dataclass
@@ -395,7 +399,7 @@ class AnchorConfig(Knobs):
         "True, False",
         doc="setfit/probe: add the label names in sentence templates ('This text is about "
         "sport.') to the training examples. 'auto': when the labels are words, not ids (name "
-        "id labels with --verbalizers), and each text has one; 'on' (True); 'off' (False). "
+        "id labels with --label-words), and each text has one; 'on' (True); 'off' (False). "
         "Measured on dev sets in docs/benchmarks.md.", example="--label-anchors off",
         parse=parse_anchors, check=one_of(*ANCHOR_MODES, text="must be 'auto', True or False"))
 

@@ -1,2 +1,3 @@
-"""Running a trained model: ONNX export and runtime (`onnx`), batch prediction over large
-files (`batch`) and the HTTP service (`http`)."""
+"""Running a trained model: the `Predictor` protocol (`predictor`) and its two runtimes
+(`torch_runtime`, `onnx_runtime`), ONNX export (`onnx_export`), batch prediction over large
+files (`batch`, `ray_predict`) and the HTTP service (`http`, run by `server`)."""

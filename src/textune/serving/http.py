@@ -18,21 +18,25 @@
   (capped by `max_queued_texts`); beyond that a fast 503 with `Retry-After`, never a timeout.
 - Optional API key (`Authorization: Bearer KEY` or `X-API-Key: KEY`), compared in constant time;
   it guards everything but `/healthz`, including `/docs`, `/redoc` and `/openapi.json`.
+
+`create_app` composes named pieces: a `Service` (predictor, limits, key, batcher; the key,
+body and scoring steps) and one `add_..._routes` function per group of routes; the body is
+read by `body`, the micro-batching is `microbatch`'s, running the app is `server`'s.
 """
 
 
 
 import contextlib
 import hmac
-import json
 import logging
-import zlib
 from dataclasses import asdict, dataclass
 from typing import Any, Optional, Union
 
 from . import hf_compat
+from .body import parse_json, read_body
 from .microbatch import ApiError, MicroBatcher
 from .page import PAGE
+from .predictor import check_input_kind
 
 log = logging.getLogger(__name__)
 
@@ -50,124 +54,55 @@ class Limits:
 
 def create_app(predictor, *, api_key: str | None = None, limits: Limits | None = None,
                max_batch: int = 128, max_wait_ms: float = 2.0):
-    """The FastAPI app around a loaded predictor (see `batch_predict.load_predictor`)."""
-    from fastapi import FastAPI, Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-    from fastapi.responses import HTMLResponse, JSONResponse
-    from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
-    from starlette.exceptions import HTTPException as StarletteHTTPException
-    from starlette.requests import ClientDisconnect
+    """The FastAPI app around a loaded predictor (see `batch.load_predictor`): the shared
+    state in one `Service`, then each group of routes added by its own function."""
+    from fastapi import FastAPI
 
     from .. import __version__
 
-    limits = limits or Limits()
-    if limits.max_queued_texts < limits.max_texts:
-        raise ValueError(f"--max-queued-texts ({limits.max_queued_texts}) is below --max-texts "
-                         f"({limits.max_texts}): a full request could never be queued and would "
-                         "be told to retry for ever. Raise --max-queued-texts or lower "
-                         "--max-texts.")
-    labels = list(predictor.labels)
-    str_labels = [str(c) for c in labels]
-    key = api_key.encode("utf-8") if api_key else None
-
-    class ClassifyRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid", json_schema_extra={
-            "examples": [{"texts": ["a wonderful film", "a dull mess"]}]})
-        texts: list[StrictStr] = Field(description=f"1 to {limits.max_texts} texts, each at "
-                                       f"most {limits.max_chars} characters.")
-        text_pairs: Optional[list[StrictStr]] = Field(
-            None, description="Second texts, one per text, for models trained on pairs.")
-
-    decision = predictor.decision
-    multi = decision.multi_label
-
-    # the example answers use this model's own labels
-    if multi:
-        example = {"labels": labels[:1], "probabilities": {
-            c: round(0.9 - 0.8 * i / max(1, len(labels) - 1), 2)
-            for i, c in enumerate(str_labels)}}
-        at_least = (f" and, when fewer do, the {decision.min_labels} most probable"
-                    if decision.min_labels else "")
-
-        class Prediction(BaseModel):
-            model_config = ConfigDict(json_schema_extra={"examples": [example]})
-            labels: list[Union[int, str]] = Field(
-                description="Multi-label model: every label whose probability reaches its "
-                            f"threshold (saved with the model){at_least}; may be empty. In "
-                            "label order.")
-            probabilities: dict[str, float] = Field(
-                description="Each label's own probability (independent sigmoids; they do "
-                            "not sum to 1).")
-    else:
-        example = {"label": labels[0], "probabilities": {
-            c: 0.8 if i == 0 else round(0.2 / (len(labels) - 1), 4)
-            for i, c in enumerate(str_labels)}}
-
-        class Prediction(BaseModel):
-            model_config = ConfigDict(json_schema_extra={"examples": [example]})
-            label: Union[int, str] = Field(description="The most probable label.")
-            probabilities: dict[str, float] = Field(description="Each label's probability "
-                                                    "(they sum to 1).")
-
-    class ErrorBody(BaseModel):
-        code: str
-        message: str
-
-    class ErrorResponse(BaseModel):
-        error: ErrorBody
-
-    batcher = MicroBatcher(lambda t, p: predictor.predict_proba(t, p), max_batch=max_batch,
-                           max_wait_ms=max_wait_ms, max_queued=limits.max_queued_texts,
-                           max_queue_seconds=limits.max_queue_seconds)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        warm = _warm_up_texts(limits.max_chars, min(max_batch, limits.max_texts, 8))
-        await batcher.start(warm, warm if predictor.is_pair_ else None)
-        app.state.ready = True
-        log.info("model ready: %s labels %s", predictor.info.get("method"), labels)
-        try:
-            yield
-        finally:
-            app.state.ready = False
-            await batcher.stop()
-
-    # the built-in docs routes cannot check the key: served below instead
-    app = FastAPI(title="textune", version=__version__, lifespan=lifespan,
+    svc = Service(predictor, api_key, limits or Limits(), max_batch, max_wait_ms)
+    # the built-in docs routes cannot check the key: served by `add_docs_routes` instead
+    app = FastAPI(title="textune", version=__version__, lifespan=_lifespan(svc),
                   docs_url=None, redoc_url=None, openapi_url=None,
                   description="Text classification with a textune model. Errors are "
                               '`{"error": {"code": ..., "message": ...}}`.')
     app.state.ready = False
-    errors = {400: {"model": ErrorResponse}, 401: {"model": ErrorResponse},
-              413: {"model": ErrorResponse}, 422: {"model": ErrorResponse},
-              503: {"model": ErrorResponse}}
+    errors = _error_responses()
+    add_error_handlers(app)
+    add_docs_routes(app, svc)
+    add_status_routes(app, svc, errors)
+    add_classify_route(app, svc, errors)
+    add_hf_routes(app, svc, errors)
+    app.openapi = _openapi_with_security(app, svc.key is not None)
+    return app
 
-    def error(status: int, code: str, message: str, headers=None) -> JSONResponse:
-        return JSONResponse({"error": {"code": code, "message": message}}, status_code=status,
-                            headers=headers)
 
-    @app.exception_handler(ApiError)
-    async def _api_error(_req, e: ApiError):
-        if e.quiet:
-            log.info("%s", e.message)
-        return error(e.status, e.code, e.message, e.headers)
+class Service:
+    """What the routes share: the predictor and its labels, the limits, the API key and the
+    micro-batcher; and the three steps every scoring route takes (key, body, score)."""
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_req, e):
-        return error(e.status_code, "http_error", str(e.detail), getattr(e, "headers", None))
+    def __init__(self, predictor, api_key: str | None, limits: Limits, max_batch: int,
+                 max_wait_ms: float):
+        if limits.max_queued_texts < limits.max_texts:
+            raise ValueError(f"--max-queued-texts ({limits.max_queued_texts}) is below "
+                             f"--max-texts ({limits.max_texts}): a full request could never "
+                             "be queued and would be told to retry for ever. Raise "
+                             "--max-queued-texts or lower --max-texts.")
+        self.predictor = predictor
+        self.limits = limits
+        self.max_batch, self.max_wait_ms = max_batch, max_wait_ms
+        self.labels = list(predictor.labels)
+        self.str_labels = [str(c) for c in self.labels]
+        self.decision = predictor.decision
+        self.key = api_key.encode("utf-8") if api_key else None
+        self.batcher = MicroBatcher(lambda t, p: predictor.predict_proba(t, p),
+                                    max_batch=max_batch, max_wait_ms=max_wait_ms,
+                                    max_queued=limits.max_queued_texts,
+                                    max_queue_seconds=limits.max_queue_seconds)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_req, e):
-        return error(422, "invalid_request", _describe(e.errors()))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_req, _e):  # the traceback is still logged by the server
-        return error(500, "internal_error", "the server failed on this request; the server "
-                     "log has the details.")
-
-    def check_key(request: Request) -> None:
-        if key is None:
+    def check_key(self, request) -> None:
+        """Nothing without a key; else the key from either header, compared in constant time."""
+        if self.key is None:
             return
         given = request.headers.get("x-api-key")
         auth = request.headers.get("authorization", "")
@@ -177,117 +112,22 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
             raise ApiError(401, "missing_api_key", "this server needs an API key: send "
                            "'Authorization: Bearer KEY' or 'X-API-Key: KEY'.",
                            headers={"WWW-Authenticate": "Bearer"})
-        if not hmac.compare_digest(given.encode("utf-8"), key):
+        if not hmac.compare_digest(given.encode("utf-8"), self.key):
             raise ApiError(401, "invalid_api_key", "the API key is not valid.",
                            headers={"WWW-Authenticate": "Bearer"})
 
-    async def read_body(request: Request) -> bytes:
-        """The body, decoded per Content-Encoding, never more than max_body_bytes either way."""
-        encoding = _content_encoding(request.headers.get("content-encoding"))
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
-            raise ApiError(413, "body_too_large", f"request body is {length} bytes; the limit "
-                           f"is {limits.max_body_bytes}. Split the texts over several requests.")
-        body = bytearray()
-        try:
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > limits.max_body_bytes:
-                    raise ApiError(413, "body_too_large", "request body exceeds "
-                                   f"{limits.max_body_bytes} bytes. Split the texts over "
-                                   "several requests.")
-        except ClientDisconnect:
-            raise ApiError(400, "client_disconnected", "the client disconnected before "
-                           "sending the whole body.", quiet=True) from None
-        if encoding == "gzip":
-            return _gunzip(bytes(body), limits.max_body_bytes)
-        return bytes(body)
+    async def read_json(self, request, shape: str) -> Any:
+        """The key checked, then the body read within the limits and parsed as JSON."""
+        self.check_key(request)
+        return parse_json(await read_body(request, self.limits.max_body_bytes), shape)
 
-    @app.get("/openapi.json", include_in_schema=False)
-    async def openapi_spec(request: Request):
-        check_key(request)
-        return JSONResponse(app.openapi())
-
-    @app.get("/docs", include_in_schema=False)
-    async def swagger_docs(request: Request):
-        check_key(request)
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="textune - docs")
-
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc_docs(request: Request):
-        check_key(request)
-        return get_redoc_html(openapi_url="/openapi.json", title="textune - ReDoc")
-
-    @app.get("/", include_in_schema=False)
-    async def try_page():  # public like /healthz: the page holds no model data itself
-        return HTMLResponse(PAGE)
-
-    @app.head("/healthz", include_in_schema=False)  # probes that send HEAD
-    @app.get("/healthz", summary="200 once the model is loaded", responses={503: errors[503]})
-    async def healthz():
-        if not app.state.ready:
-            return error(503, "not_ready", "the model is not loaded yet.")
-        return {"status": "ok"}
-
-    @app.get("/v1/model", summary="Labels, method, backbone, versions and limits",
-             responses={401: errors[401]})
-    async def model_info(request: Request):
-        check_key(request)
-        return {**predictor.info, "textune_version": __version__, "limits": asdict(limits),
-                "micro_batch": {"max_batch": max_batch, "max_wait_ms": max_wait_ms}}
-
-    @app.post("/v1/classify", summary="Classify a batch of texts or text pairs",
-              response_model=list[Prediction], responses=errors,
-              openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/json": {"schema": ClassifyRequest.model_json_schema()}}}})
-    async def classify(request: Request):
-        check_key(request)
-        payload = _json(await read_body(request), '{"texts": ["..."]}')
-        try:
-            req = ClassifyRequest.model_validate(payload)
-        except ValidationError as e:
-            raise ApiError(422, "invalid_request", _describe(e.errors())) from None
-        proba = await score(req.texts, req.text_pairs)
-        key = "labels" if multi else "label"
-        return JSONResponse([{key: chosen, "probabilities": dict(zip(str_labels, row))}
-                             for chosen, row in zip(decision.labels(proba, labels),
-                                                    proba.tolist())])
-
-    @app.post("/", summary="Hugging Face Inference API text classification "
-              "(huggingface_hub.InferenceClient)", responses=errors,
-              openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/json": {"example": {"inputs": "a wonderful film",
-                                                   "parameters": {"top_k": 2}}}}}})
-    async def hf_text_classification(request: Request):
-        check_key(request)
-        payload = _json(await read_body(request), '{"inputs": "..."}')
-        texts, top_k, function = hf_compat.inference_api_inputs(payload)
-        hf_compat.check_function(function, multi)
-        proba = await score(texts, None, ("inputs", "inputs"), (
-            "single texts", "[text, pair] inputs to POST /predict (this route takes no pairs)"))
-        return JSONResponse([hf_compat.ranked(row, str_labels, top_k)
-                             for row in proba.tolist()])
-
-    @app.post("/predict", summary="Text Embeddings Inference /predict (every label's score, "
-              "best first)", responses=errors,
-              openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/json": {"example": {"inputs": "a wonderful film"}}}}})
-    async def tei_predict(request: Request):
-        check_key(request)
-        payload = _json(await read_body(request), '{"inputs": "..."}')
-        texts, pairs, is_batch = hf_compat.tei_inputs(payload)
-        proba = await score(texts, pairs, ("inputs", "inputs (pairs)"), (
-            'single texts ("text" or [["t1"], ["t2"]])',
-            '[text, pair] inputs ([["t1", "p1"], ["t2", "p2"]] for a batch)'))
-        answers = [hf_compat.ranked(row, str_labels) for row in proba.tolist()]
-        return JSONResponse(answers if is_batch else answers[0])
-
-    async def score(texts: list[str], pairs: list[str] | None,
+    async def score(self, texts: list[str], pairs: list[str] | None,
                     fields: tuple[str, str] = ("texts", "text_pairs"),
                     send: tuple[str, str] = ("'texts' only", "'texts' and 'text_pairs'")):
         """Probabilities for a request's texts, after every limit and input check; errors
         name the request's `fields` and what to `send` for single texts and for pairs
         (the Hugging Face shapes differ from /v1/classify)."""
+        limits = self.limits
         if not texts:
             raise ApiError(422, "no_texts", f"'{fields[0]}' is empty; send at least one text.")
         if len(texts) > limits.max_texts:
@@ -304,34 +144,246 @@ def create_app(predictor, *, api_key: str | None = None, limits: Limits | None =
         if pairs is not None and len(pairs) != len(texts):
             raise ApiError(422, "pair_length_mismatch", f"{len(texts)} texts but {len(pairs)} "
                            "text_pairs; send one text pair per text.")
-        if (pairs is not None) != predictor.is_pair_:
-            want = send[predictor.is_pair_]
-            raise ApiError(422, "wrong_input_kind", f"this model was trained on "
-                           f"{'text pairs' if predictor.is_pair_ else 'single texts'}; send "
-                           f"{want}.")
-        return await batcher.submit(texts, pairs)
+        check_input_kind(self.predictor, pairs is not None,
+                         f"send {send[bool(self.predictor.is_pair_)]}.",
+                         lambda message: ApiError(422, "wrong_input_kind", message))
+        return await self.batcher.submit(texts, pairs)
 
-    def openapi_with_security() -> dict:
-        """The generated spec, plus the key's two header spellings so the docs UI can send it."""
+
+def _lifespan(svc: Service):
+    """Warm the batcher up (its first throughput estimate) before /healthz says ready."""
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        limits = svc.limits
+        warm = _warm_up_texts(limits.max_chars, min(svc.max_batch, limits.max_texts, 8))
+        await svc.batcher.start(warm, warm if svc.predictor.is_pair_ else None)
+        app.state.ready = True
+        log.info("model ready: %s labels %s", svc.predictor.info.get("method"), svc.labels)
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            await svc.batcher.stop()
+
+    return lifespan
+
+
+def _error(status: int, code: str, message: str, headers=None):
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status,
+                        headers=headers)
+
+
+def _error_responses() -> dict:
+    """The OpenAPI `responses` of the error statuses: `{"error": {"code", "message"}}`."""
+    from pydantic import BaseModel
+
+    class ErrorBody(BaseModel):
+        code: str
+        message: str
+
+    class ErrorResponse(BaseModel):
+        error: ErrorBody
+
+    return {status: {"model": ErrorResponse} for status in (400, 401, 413, 422, 503)}
+
+
+def add_error_handlers(app) -> None:
+    """Every error, ours or the framework's, answered as `{"error": {"code", "message"}}`."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_req, e: ApiError):
+        if e.quiet:
+            log.info("%s", e.message)
+        return _error(e.status, e.code, e.message, e.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_req, e):
+        return _error(e.status_code, "http_error", str(e.detail), getattr(e, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_req, e):
+        return _error(422, "invalid_request", _describe(e.errors()))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_req, _e):  # the traceback is still logged by the server
+        return _error(500, "internal_error", "the server failed on this request; the server "
+                      "log has the details.")
+
+
+def add_docs_routes(app, svc: Service) -> None:
+    """/openapi.json, /docs and /redoc, behind the API key like the model itself."""
+    from fastapi import Request
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+    from fastapi.responses import JSONResponse
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_spec(request: Request):
+        svc.check_key(request)
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_docs(request: Request):
+        svc.check_key(request)
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="textune - docs")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc_docs(request: Request):
+        svc.check_key(request)
+        return get_redoc_html(openapi_url="/openapi.json", title="textune - ReDoc")
+
+
+def add_status_routes(app, svc: Service, errors: dict) -> None:
+    """The try-it page (`/`), `/healthz` and `/v1/model`."""
+    from fastapi import Request
+    from fastapi.responses import HTMLResponse
+
+    from .. import __version__
+
+    @app.get("/", include_in_schema=False)
+    async def try_page():  # public like /healthz: the page holds no model data itself
+        return HTMLResponse(PAGE)
+
+    @app.head("/healthz", include_in_schema=False)  # probes that send HEAD
+    @app.get("/healthz", summary="200 once the model is loaded", responses={503: errors[503]})
+    async def healthz():
+        if not app.state.ready:
+            return _error(503, "not_ready", "the model is not loaded yet.")
+        return {"status": "ok"}
+
+    @app.get("/v1/model", summary="Labels, method, backbone, versions and limits",
+             responses={401: errors[401]})
+    async def model_info(request: Request):
+        svc.check_key(request)
+        return {**svc.predictor.info, "textune_version": __version__,
+                "limits": asdict(svc.limits),
+                "micro_batch": {"max_batch": svc.max_batch, "max_wait_ms": svc.max_wait_ms}}
+
+
+def add_classify_route(app, svc: Service, errors: dict) -> None:
+    """`POST /v1/classify`: textune's own shape, documented with this model's labels."""
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+    from pydantic import ValidationError
+
+    request_model = _classify_request(svc.limits)
+    key = "labels" if svc.decision.multi_label else "label"
+
+    @app.post("/v1/classify", summary="Classify a batch of texts or text pairs",
+              response_model=list[_prediction(svc)], responses=errors,
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": request_model.model_json_schema()}}}})
+    async def classify(request: Request):
+        payload = await svc.read_json(request, '{"texts": ["..."]}')
+        try:
+            req = request_model.model_validate(payload)
+        except ValidationError as e:
+            raise ApiError(422, "invalid_request", _describe(e.errors())) from None
+        proba = await svc.score(req.texts, req.text_pairs)
+        return JSONResponse([{key: chosen, "probabilities": dict(zip(svc.str_labels, row))}
+                             for chosen, row in zip(svc.decision.labels(proba, svc.labels),
+                                                    proba.tolist())])
+
+
+def add_hf_routes(app, svc: Service, errors: dict) -> None:
+    """The Hugging Face shapes (`hf_compat`): `POST /` as the Inference API's text
+    classification, `POST /predict` as Text Embeddings Inference's."""
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
+    @app.post("/", summary="Hugging Face Inference API text classification "
+              "(huggingface_hub.InferenceClient)", responses=errors,
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"example": {"inputs": "a wonderful film",
+                                                   "parameters": {"top_k": 2}}}}}})
+    async def hf_text_classification(request: Request):
+        payload = await svc.read_json(request, '{"inputs": "..."}')
+        texts, top_k, function = hf_compat.inference_api_inputs(payload)
+        hf_compat.check_function(function, svc.decision.multi_label)
+        proba = await svc.score(texts, None, ("inputs", "inputs"), (
+            "single texts", "[text, pair] inputs to POST /predict (this route takes no pairs)"))
+        return JSONResponse([hf_compat.ranked(row, svc.str_labels, top_k)
+                             for row in proba.tolist()])
+
+    @app.post("/predict", summary="Text Embeddings Inference /predict (every label's score, "
+              "best first)", responses=errors,
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"example": {"inputs": "a wonderful film"}}}}})
+    async def tei_predict(request: Request):
+        payload = await svc.read_json(request, '{"inputs": "..."}')
+        texts, pairs, is_batch = hf_compat.tei_inputs(payload)
+        proba = await svc.score(texts, pairs, ("inputs", "inputs (pairs)"), (
+            'single texts ("text" or [["t1"], ["t2"]])',
+            '[text, pair] inputs ([["t1", "p1"], ["t2", "p2"]] for a batch)'))
+        answers = [hf_compat.ranked(row, svc.str_labels) for row in proba.tolist()]
+        return JSONResponse(answers if is_batch else answers[0])
+
+
+def _classify_request(limits: Limits):
+    """The /v1/classify body, its limits in the field descriptions."""
+    from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+    class ClassifyRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid", json_schema_extra={
+            "examples": [{"texts": ["a wonderful film", "a dull mess"]}]})
+        texts: list[StrictStr] = Field(description=f"1 to {limits.max_texts} texts, each at "
+                                       f"most {limits.max_chars} characters.")
+        text_pairs: Optional[list[StrictStr]] = Field(
+            None, description="Second texts, one per text, for models trained on pairs.")
+
+    return ClassifyRequest
+
+
+def _prediction(svc: Service):
+    """One /v1/classify answer, its example written with this model's own labels."""
+    from pydantic import BaseModel, ConfigDict, Field
+
+    labels, str_labels, decision = svc.labels, svc.str_labels, svc.decision
+    if decision.multi_label:
+        example = {"labels": labels[:1], "probabilities": {
+            c: round(0.9 - 0.8 * i / max(1, len(labels) - 1), 2)
+            for i, c in enumerate(str_labels)}}
+        at_least = (f" and, when fewer do, the {decision.min_labels} most probable"
+                    if decision.min_labels else "")
+
+        class Prediction(BaseModel):
+            model_config = ConfigDict(json_schema_extra={"examples": [example]})
+            labels: list[Union[int, str]] = Field(
+                description="Multi-label model: every label whose probability reaches its "
+                            f"threshold (saved with the model){at_least}; may be empty. In "
+                            "label order.")
+            probabilities: dict[str, float] = Field(
+                description="Each label's own probability (independent sigmoids; they do "
+                            "not sum to 1).")
+        return Prediction
+
+    example = {"label": labels[0], "probabilities": {
+        c: 0.8 if i == 0 else round(0.2 / (len(labels) - 1), 4)
+        for i, c in enumerate(str_labels)}}
+
+    class Prediction(BaseModel):  # noqa: F811 - the single-label shape
+        model_config = ConfigDict(json_schema_extra={"examples": [example]})
+        label: Union[int, str] = Field(description="The most probable label.")
+        probabilities: dict[str, float] = Field(description="Each label's probability "
+                                                "(they sum to 1).")
+    return Prediction
+
+
+def _openapi_with_security(app, keyed: bool):
+    """The generated spec, plus the key's two header spellings so the docs UI can send it."""
+    from fastapi import FastAPI
+
+    def openapi() -> dict:
         if app.openapi_schema is None:
             spec = FastAPI.openapi(app)
-            if key is not None:
+            if keyed:
                 _declare_api_key(spec)
         return app.openapi_schema
 
-    app.openapi = openapi_with_security
-    return app
-
-
-def _json(raw: bytes, shape: str) -> Any:
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ApiError(400, "malformed_json", f"the body is not valid JSON ({e}). Send "
-                       f"{shape}.") from None
-    except RecursionError:
-        raise ApiError(400, "malformed_json", "the body nests JSON arrays or objects too "
-                       f"deeply. Send {shape}.") from None
+    return openapi
 
 
 def check_texts(field: str, values: list[str]) -> None:
@@ -361,36 +413,6 @@ def _declare_api_key(spec: dict) -> None:
             continue
         for op in ops.values():
             op["security"] = [{"bearerAuth": []}, {"apiKeyHeader": []}]  # either one
-
-
-def _content_encoding(header: str | None) -> str:
-    """'identity' or 'gzip'; anything else is a 415 before the body is read."""
-    value = (header or "identity").strip().lower()
-    if value in ("", "identity"):
-        return "identity"
-    if value in ("gzip", "x-gzip"):
-        return "gzip"
-    raise ApiError(415, "unsupported_encoding", f"Content-Encoding '{header}' is not supported; "
-                   "send the body uncompressed or with 'Content-Encoding: gzip'.")
-
-
-def _gunzip(data: bytes, limit: int) -> bytes:
-    """Decompress, stopping at `limit` bytes of output so a small zip bomb cannot fill memory."""
-    out = b""
-    while True:  # a gzip body may hold several members (RFC 1952), each decoded in turn
-        d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        try:
-            out += d.decompress(data, limit + 1 - len(out))
-        except zlib.error as e:
-            raise ApiError(400, "bad_encoding", f"the body is not valid gzip ({e}).") from None
-        if len(out) > limit or d.unconsumed_tail:
-            raise ApiError(413, "body_too_large", f"the decompressed body exceeds {limit} "
-                           "bytes. Split the texts over several requests.")
-        if not d.eof:
-            raise ApiError(400, "bad_encoding", "the gzip body is truncated.")
-        data = d.unused_data
-        if not data.strip(b"\0"):  # trailing zero padding after the last member is allowed
-            return out
 
 
 def _warm_up_texts(max_chars: int, n: int) -> list[str]:

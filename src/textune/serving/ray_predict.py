@@ -35,8 +35,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..data import DataError
-from .batch import BatchPredictor, examples_in_chunks, predict_frame
+from ..data import DataError, examples_in_chunks
+from .batch import BatchPredictor, predict_frame
+from .predictor import check_input_kind
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +140,9 @@ class RayPredictor(BatchPredictor):
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         pairs = "text_pair" in batch.columns
-        if pairs != bool(self.predictor.is_pair_):
-            want = "(text, text_pair) rows" if self.predictor.is_pair_ else "single texts"
-            name = self.sources[int(batch["file"].iloc[0])] if self.sources else "input"
-            raise DataError(f"{name}: this model was trained on {want}; pass the same kind "
-                            "of input (see --text-pair-column).")
+        name = self.sources[int(batch["file"].iloc[0])] if self.sources else "input"
+        check_input_kind(self.predictor, pairs, "pass the same kind of input (see "
+                         "--text-pair-column).", lambda m: DataError(f"{name}: {m}"))
         out = predict_frame(batch, self.predictor, text_column="text",
                             text_pair_column="text_pair" if pairs else None,
                             keep_columns=False)
