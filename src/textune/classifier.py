@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from . import __version__
 from .artifact.files import atomic_dir
 from .data import DataError, align_labels, coerce_inputs
-from .engine.checkpoint import Checkpointing, checkpointing
+from .engine.checkpoint import Checkpointing
 from .engine.device import default_device, set_threads
 from .engine.together import together
 from .methods import (METHODS, CheckpointConfig, DecisionConfig, MethodParamError, all_knobs,
@@ -149,8 +149,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
         t0 = time.perf_counter()
         extra = {} if monitor is None else {"monitor": monitor}
-        with checkpointing(ck):
-            self.model_, stats = method().fit(self.method_config_, ex, y, **extra)
+        if "checkpoint" in inspect.signature(method.fit).parameters:  # it trains on the engine
+            extra["checkpoint"] = ck
+        self.model_, stats = method().fit(self.method_config_, ex, y, **extra)
         if self.threshold == "tune":
             t_tune = time.perf_counter()
             stats["tuned_on_rows"] = self._tune_thresholds(method(), ex, y)

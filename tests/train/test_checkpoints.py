@@ -3,11 +3,13 @@ machine or the OOM killer does it) and resumed with `--resume` ends with the sam
 and predictions as a run never stopped; a kill in the middle of writing a checkpoint leaves
 the previous one usable; SIGINT/SIGTERM write a checkpoint and print the command that
 resumes. Real model (MiniLM), real data (BBC News, 5 topics with string labels in
-first-seen order), every method that trains on the engine."""
+first-seen order), every method that trains on the engine. The fast tier checks the same
+agreement in process on the tiny random backbone."""
 
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,8 +21,6 @@ import pytest
 
 from textune import TextClassifier
 from textune.engine.checkpoint import Checkpointing, complete
-
-pytestmark = pytest.mark.slow
 
 COMMON = ["--max-length", "48", "--seed", "3", "--checkpoint-every", "2", "--quiet"]
 METHODS = {  # CLI flags, the same run as TextClassifier parameters, optimizer steps
@@ -106,6 +106,7 @@ def _assert_same_model(resumed: Path, reference, test, why: str):
     assert (got.argmax(1) == proba.argmax(1)).all(), why
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["lora", "setfit"])
 def test_a_run_killed_at_a_random_step_resumes_to_the_same_model(method, news, uninterrupted,
                                                                  tmp_path):
@@ -148,6 +149,7 @@ main()
 """
 
 
+@pytest.mark.slow
 def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one_usable(news,
                                                                           uninterrupted,
                                                                           tmp_path):
@@ -168,6 +170,7 @@ def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one_usable(news,
     _assert_same_model(output, uninterrupted["finetune"], test, why)
 
 
+@pytest.mark.slow
 def test_sigterm_writes_a_checkpoint_and_says_how_to_resume(news, uninterrupted, tmp_path):
     data, _, test = news
     flags, _, _ = METHODS["finetune"]
@@ -235,6 +238,7 @@ def test_checkpoints_are_due_by_steps_by_time_and_on_a_signal(tmp_path):
     assert ck.due(3)
 
 
+@pytest.mark.slow
 def test_a_failed_save_keeps_the_checkpoints(tiny_texts, tmp_path):
     """`textune train` removes its checkpoints only once the model folder is written."""
     import pandas as pd
@@ -252,3 +256,32 @@ def test_a_failed_save_keeps_the_checkpoints(tiny_texts, tmp_path):
                                  "--max-length", "16", "--checkpoint-every", "1", "-q"])
     assert r.exit_code != 0
     assert [p.name for p in complete(tmp_path / "model.checkpoints")] == ["step-00000001"]
+
+
+@pytest.mark.parametrize("method", ["finetune", "setfit"])
+def test_resumed_on_the_tiny_backbone_ends_as_the_run_that_never_stopped(method, tiny_backbone,
+                                                                       bbc_news5, tmp_path):
+    """The whole path (TextClassifier -> method -> engine) in process: a run checkpointed
+    after every step predicts as one without checkpoints, and a run resumed from an early or
+    the last checkpoint predicts the same, bit for bit (5 topics, first-seen label order)."""
+    train, test = bbc_news5
+    params = dict(model=tiny_backbone, max_length=32, seed=3, method=method,
+                  **(dict(epochs=2, batch_size=8, validation=0.25) if method == "finetune"
+                     else dict(steps=8)))
+    reference = TextClassifier(**params).fit(train)
+    expected = reference.predict_proba(test)
+    every = TextClassifier(**params, checkpoint_dir=tmp_path / "every", checkpoint_every=1,
+                           keep_checkpoints=1000)
+    every.clear_checkpoints_after_fit = False
+    np.testing.assert_array_equal(every.fit(train).predict_proba(test), expected)
+    steps = [int(p.name.split("-")[1]) for p in complete(tmp_path / "every")]
+    assert steps == list(range(1, reference.fit_stats_["steps" if method == "finetune"
+                                                       else "contrastive_steps"]))
+    for k in (2, steps[-1]):
+        folder = tmp_path / f"killed-{k}"
+        shutil.copytree(tmp_path / "every" / f"step-{k:08d}", folder / f"step-{k:08d}")
+        clf = TextClassifier(**params, checkpoint_dir=folder).fit(train, resume=True)
+        assert clf.fit_stats_["resumed_from"] == k
+        np.testing.assert_array_equal(clf.predict_proba(test), expected, err_msg=f"step {k}")
+        assert clf.fit_stats_.get("history") == reference.fit_stats_.get("history")
+        assert not folder.exists()  # a finished run clears its checkpoints

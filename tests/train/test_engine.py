@@ -1,6 +1,7 @@
 """The shared training loop: schedule, accumulation, early stopping, best-weights restore,
 divergence and collapse detection, length-grouped batches."""
 
+import json
 import math
 
 import numpy as np
@@ -120,3 +121,88 @@ def test_evaluation_every_n_steps():
     result = engine.fit(task, cfg)  # 8 batches per epoch -> evaluations at steps 4, 8, 12, 16
     assert [h["step"] for h in result.history] == [4, 8, 12, 16]
     assert result.best["step"] == 16
+
+
+class DropoutTask:
+    """A real 3-class net with dropout, on batches reshuffled every epoch: each random draw
+    (dropout masks, batch order) is one that a resumed run must repeat exactly."""
+
+    def __init__(self, n=36, batch=4):
+        torch.manual_seed(0)
+        self.model = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.Dropout(0.3),
+                                         torch.nn.Linear(16, 3))
+        g = torch.Generator().manual_seed(1)
+        self.x, self.x_val = torch.randn(n, 3, generator=g), torch.randn(12, 3, generator=g)
+        self.y, self.y_val = self.x.argmax(1), self.x_val.argmax(1)
+        self.batch_sampler = LengthGroupedBatchSampler(np.arange(n) % 5 + 1, batch, seed=2)
+
+    def train_loader(self):
+        return torch.utils.data.DataLoader(range(len(self.y)), batch_sampler=self.batch_sampler,
+                                           collate_fn=torch.as_tensor)
+
+    def loss(self, model, idx):
+        return torch.nn.functional.cross_entropy(model(self.x[idx]), self.y[idx])
+
+    def evaluate(self, model):
+        pred = model(self.x_val).argmax(1).numpy()
+        acc = float((pred == self.y_val.numpy()).mean())
+        return {"accuracy": acc, "f1_macro": acc, "pred": pred}
+
+
+def _fit(task, cfg, ck=None):
+    return engine.fit(task, cfg, checkpoint=ck)
+
+
+def test_resuming_from_any_checkpoint_ends_as_the_run_that_never_stopped(tmp_path):
+    """Weights, history, best evaluation and losses of a resumed run are bit-identical to
+    those of one uninterrupted run, whether it stopped on a signal or was killed after any
+    checkpoint (accumulation, evaluations mid-epoch, early-stopping counters in flight)."""
+    import os
+    import shutil
+    import signal
+
+    from textune.engine.checkpoint import Checkpointing, TrainingInterrupted, complete
+
+    cfg = engine.TrainConfig(epochs=5, grad_accum=2, eval_every=3, patience=4,
+                             learning_rate=0.05, mixed_precision="no", seed=5)
+
+    def outcome(task, result):
+        return ([p.detach().clone() for p in task.model.parameters()], result.steps,
+                result.history, result.best, result.loss_first, result.loss_last,
+                result.stopped_early, result.epochs)
+
+    def same(a, b):
+        assert all(torch.equal(x, y) for x, y in zip(a[0], b[0]))
+        assert a[1:] == b[1:]
+
+    task = DropoutTask()
+    reference = outcome(task, _fit(task, cfg))
+    # the same run, checkpointed after every step: checkpoints do not change a run
+    every = tmp_path / "every"
+    task = DropoutTask()
+    same(outcome(task, _fit(task, cfg, Checkpointing(every, every=1, minutes=None,
+                                                     keep=1000))), reference)
+    steps = [int(p.name.split("-")[1]) for p in complete(every)]
+    assert steps == list(range(1, reference[1]))  # none after the last step
+    # the keys checkpoints have always had: those written by earlier versions still resume
+    assert set(json.loads((every / "step-00000004" / "state.json").read_text())) == {
+        "accelerator_step", "bad_evals", "batches", "best", "epoch", "epoch_count",
+        "epoch_losses", "epoch_sum", "history", "last_pred", "loss_first", "loss_last",
+        "n_examples", "scaler", "scheduler", "seconds", "settings", "step", "steps", "window"}
+    for k in (1, 4, 7, reference[1] - 1):  # killed after step k: resumed from its checkpoint
+        folder = tmp_path / f"killed-{k}"
+        shutil.copytree(every / f"step-{k:08d}", folder / f"step-{k:08d}")
+        task = DropoutTask()
+        result = _fit(task, cfg, Checkpointing(folder, minutes=None, resume=True))
+        assert result.resumed_from == k
+        same(outcome(task, result), reference)
+    # SIGTERM at step 5: a checkpoint, TrainingInterrupted, and a resume that ends the same
+    task = DropoutTask()
+    task.after_step = lambda model, step: step == 5 and os.kill(os.getpid(), signal.SIGTERM)
+    with pytest.raises(TrainingInterrupted) as stopped:
+        _fit(task, cfg, Checkpointing(tmp_path / "signal", minutes=None))
+    assert stopped.value.step == 5 and stopped.value.path.name == "step-00000005"
+    task = DropoutTask()
+    result = _fit(task, cfg, Checkpointing(tmp_path / "signal", minutes=None, resume=True))
+    assert result.resumed_from == 5
+    same(outcome(task, result), reference)

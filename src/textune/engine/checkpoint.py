@@ -8,9 +8,10 @@ weights so far). Files are safetensors + JSON, never pickle. Each is written int
 temporary folder that is renamed into place only when complete, so a kill during a write
 leaves the previous checkpoint as the newest usable one.
 
-The engine writes them when a `Checkpointing` is active (`with checkpointing(ck): ...`, which
-`TextClassifier.fit` sets): every `every` optimizer steps, at most `minutes` apart, and on
-SIGINT/SIGTERM, after which it raises `TrainingInterrupted`. Methods need no code for it.
+The engine writes them when it is handed a `Checkpointing` (`engine.fit(..., checkpoint=ck)`;
+`TextClassifier.fit` builds it and passes it through the method to the run it checkpoints):
+every `every` optimizer steps, at most `minutes` apart, and on SIGINT/SIGTERM, after which it
+raises `TrainingInterrupted`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import shutil
 import signal
 import threading
 import time
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -142,27 +142,6 @@ class Checkpointing:
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
-
-
-_ACTIVE: ContextVar[Checkpointing | None] = ContextVar("textune_checkpointing", default=None)
-
-
-@contextlib.contextmanager
-def checkpointing(ck: Checkpointing | None) -> Iterator[Checkpointing | None]:
-    """Make `ck` the checkpointing of the next `engine.fit` in this context."""
-    token = _ACTIVE.set(ck)
-    try:
-        yield ck
-    finally:
-        _ACTIVE.reset(token)
-
-
-def take() -> Checkpointing | None:
-    """The active checkpointing, claimed: a second `engine.fit` in the same run gets none,
-    so it can never resume into the first one's checkpoints."""
-    ck = _ACTIVE.get()
-    _ACTIVE.set(None)
-    return ck
 
 
 def complete(folder: Path) -> list[Path]:

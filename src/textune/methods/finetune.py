@@ -28,9 +28,9 @@ class FinetuneConfig(ClassWeightConfig, LongTextConfig, SupervisedConfig):
     """What finetune reads: the shared knobs of its bases, none of its own."""
 
 
-def train_sequence(cfg, ex: Examples, y: np.ndarray, peft: str | None = None):
+def train_sequence(cfg, ex: Examples, y: np.ndarray, peft: str | None = None, checkpoint=None):
     """Build the backbone with a head (and, with `peft`, an adapter sized by `cfg`), train it
-    on the engine, return it."""
+    on the engine (checkpointed by `checkpoint`, an `engine.Checkpointing`), return it."""
     from .. import engine
     from ..engine.health import warn_unknown_tokens
     from ..models.adapters import DEFAULT_LR, trainable_counts
@@ -62,7 +62,8 @@ def train_sequence(cfg, ex: Examples, y: np.ndarray, peft: str | None = None):
         patience=cfg.patience if cfg.patience is not None else (2 if val else None),
         seed=cfg.seed, progress=cfg.show_progress, desc=peft or "finetune",
         metric="f1_micro" if multi else "accuracy", class_names=[str(c) for c in ex.classes])
-    result = engine.fit(task, loop, examples_per_batch=lambda b: len(b["input_ids"]))
+    result = engine.fit(task, loop, checkpoint=checkpoint,
+                        examples_per_batch=lambda b: len(b["input_ids"]))
     trainable, total = trainable_counts(sm.model)
     stats = {"epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
              "load_seconds": sm.load_seconds,
@@ -86,8 +87,8 @@ class Finetune:
     hints = {"peft": "--method finetune trains every weight; for adapters use --method peft "
                      "--peft lora (or ia3, prefix, prompt, ptuning)."}
 
-    def fit(self, cfg: FinetuneConfig, ex: Examples, y: np.ndarray):
-        return train_sequence(cfg, ex, y)
+    def fit(self, cfg: FinetuneConfig, ex: Examples, y: np.ndarray, checkpoint=None):
+        return train_sequence(cfg, ex, y, checkpoint=checkpoint)
 
     # tuning thresholds: on the validation split, which must exist
     tuning_problem = staticmethod(validation_problem)

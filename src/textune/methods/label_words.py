@@ -33,7 +33,7 @@ class LabelWordsConfig(VerbalizerConfig, VirtualTokensConfig, AdapterConfig, Sup
                                 example="--template 'Review: {text}\\nSentiment:'")
 
 
-def train_label_words(cfg, ex, y: np.ndarray, method: str):
+def train_label_words(cfg, ex, y: np.ndarray, method: str, checkpoint=None):
     """Add an adapter to the causal LM and train it to put the right label's words first."""
     from peft import get_peft_model
 
@@ -76,7 +76,7 @@ def train_label_words(cfg, ex, y: np.ndarray, method: str):
         patience=cfg.patience if cfg.patience is not None else (2 if val else None),
         seed=cfg.seed, progress=cfg.show_progress, desc=f"{method} (label words)",
         class_names=[str(c) for c in ex.classes])
-    result = engine.fit(task, loop, examples_per_batch=len)
+    result = engine.fit(task, loop, checkpoint=checkpoint, examples_per_batch=len)
     stats = {"epochs": epochs, "batch_size": batch_size, "learning_rate": lr,
              "verbalizers": verbalizers, "trainable_parameters": trainable,
              "load_seconds": load_seconds,

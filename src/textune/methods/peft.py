@@ -45,7 +45,8 @@ class Peft:
 
         return LabelWordsConfig if is_causal_lm(model) else PeftConfig
 
-    def fit(self, cfg: PeftConfig | LabelWordsConfig, ex: Examples, y: np.ndarray):
+    def fit(self, cfg: PeftConfig | LabelWordsConfig, ex: Examples, y: np.ndarray,
+            checkpoint=None):
         from .finetune import train_sequence
 
         method = cfg.peft or "lora"
@@ -55,8 +56,8 @@ class Peft:
                                  "does not train on label sets; for multi-label data use "
                                  "--method setfit, probe, finetune or peft on an encoder "
                                  "(--model minilm).")
-            return train_label_words(cfg, ex, y, method)
-        return train_sequence(cfg, ex, y, peft=method)
+            return train_label_words(cfg, ex, y, method, checkpoint=checkpoint)
+        return train_sequence(cfg, ex, y, peft=method, checkpoint=checkpoint)
 
     # tuning thresholds: on the validation split, which must exist
     tuning_problem = staticmethod(validation_problem)

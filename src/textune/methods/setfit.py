@@ -257,12 +257,13 @@ class SetFit:
     hints: dict = {}
 
     def fit(self, cfg: SetFitConfig, ex: Examples, y: np.ndarray,
-            monitor: Monitor | None = None):
+            monitor: Monitor | None = None, checkpoint=None):
         from ..models.embedding import fit_head, load_encoder
 
         ex, y, n_anchors = add_label_anchors(ex, y, cfg.label_anchors, cfg.verbalizers)
         encoder = load_encoder(cfg, ex)
-        stats = self.train_body(encoder, ex, cfg, ex.classes, monitor, added=n_anchors)
+        stats = self.train_body(encoder, ex, cfg, ex.classes, monitor, added=n_anchors,
+                                checkpoint=checkpoint)
         model, head_stats = fit_head(encoder, ex, y, cfg)
         return model, {**stats, **head_stats, "label_anchors": n_anchors}
 
@@ -274,9 +275,10 @@ class SetFit:
 
     def train_body(self, encoder: Encoder, ex: Examples, cfg: SetFitConfig,
                    classes: list | None = None, monitor: Monitor | None = None,
-                   added: int = 0) -> dict:
+                   added: int = 0, checkpoint=None) -> dict:
         """Contrastive training of `encoder`'s body on `ex`. `added`: texts textune added
-        (label anchors), which join the batches but do not lengthen the default schedule."""
+        (label anchors), which join the batches but do not lengthen the default schedule.
+        `checkpoint` (an `engine.Checkpointing`): checkpoints of this training, and resume."""
         from .. import engine
 
         ex, n_dup, n_conflict = ex.deduplicated()
@@ -310,7 +312,8 @@ class SetFit:
             loop.metric, loop.greater_is_better = monitor.metric, monitor.greater_is_better
             loop.keep_best = monitor.keep_best
         result = engine.fit(ContrastiveTask(encoder, ex, y, batch_size, steps, cfg.loss,
-                                            cfg.seed, monitor, cfg.train_max_length), loop)
+                                            cfg.seed, monitor, cfg.train_max_length), loop,
+                            checkpoint=checkpoint)
         if lora is not None:
             trainable = lora
             _merge_lora(encoder)
