@@ -29,6 +29,7 @@ from .engine.together import together
 from .methods import (METHODS, CheckpointConfig, DecisionConfig, MethodParamError, all_knobs,
                       method_config, readers)
 from .metrics import classification_metrics, multilabel_metrics
+from .models import model_kind
 from .models.decision import DEFAULT_THRESHOLD, Decision, tune_thresholds
 from .artifact.selfcheck import KEY as SELF_CHECK
 from .artifact.selfcheck import record
@@ -86,10 +87,6 @@ def _signature(knobs: dict) -> inspect.Signature:
           default=k.default, annotation=k.type) for k in knobs.values()])
 
 
-MODEL_KINDS = {"logistic_regression": "embedding", "sequence_classification": "sequence",
-               "label_words": "generative"}
-
-
 class TextClassifier(ClassifierMixin, BaseEstimator):
     __doc__ = _INTRO + _parameter_docs(_KNOBS)
 
@@ -130,31 +127,28 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         ex = coerce_inputs(X, y, "training data")
         ex.require_labels()
         params = self.get_params()
-        _, method, self.method_config_ = method_config(
+        _, method_cls, self.method_config_ = method_config(
             self.method, {k: v for k, v in params.items()
                           if k not in DECISION_PARAMS + CHECKPOINT_PARAMS}, _defaults())
         for config in (DecisionConfig, CheckpointConfig):  # their knobs' checks
             config(**{f.name: params[f.name] for f in dataclasses.fields(config)})
+        method = method_cls()
         ck = self._checkpointing(ex, resume)
         self.decision_ = self._decision(ex, method)
         set_threads()
         self.classes_ = np.array(ex.classes)
         self.is_pair_ = ex.is_pair
         self.reading_ = None  # `textune train` sets it after fit: how it read the data
-        if ex.multi_label:  # a (rows, labels) 0/1 matrix
-            y = ex.indicator(ex.classes)
-        else:
-            index = {c: i for i, c in enumerate(ex.classes)}
-            y = np.array([index[v] for v in ex.labels])
+        y = ex.label_ids()  # ids in `classes_` order; label sets: a (rows, labels) 0/1 matrix
 
         t0 = time.perf_counter()
         extra = {} if monitor is None else {"monitor": monitor}
         if "checkpoint" in inspect.signature(method.fit).parameters:  # it trains on the engine
             extra["checkpoint"] = ck
-        self.model_, stats = method().fit(self.method_config_, ex, y, **extra)
+        self.model_, stats = method.fit(self.method_config_, ex, y, **extra)
         if self.threshold == "tune":
             t_tune = time.perf_counter()
-            stats["tuned_on_rows"] = self._tune_thresholds(method(), ex, y)
+            stats["tuned_on_rows"] = self._tune_thresholds(method, ex, y)
             stats["tuning_seconds"] = time.perf_counter() - t_tune
         # training time excludes loading the backbone (as the benchmarks measure peers)
         self.train_seconds_ = time.perf_counter() - t0 - stats.get("load_seconds", 0.0)
@@ -196,18 +190,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                     "sets); this data has one label per row, and the top class is predicted. "
                     "Leave them unset, or read the data as multi-label (--multi-label).")
             return Decision()
-        if not getattr(method, "multi_label", False):
-            raise ValueError(f"--method {self.method} does not train multi-label models; use "
-                             "--method setfit, probe, finetune or peft for label sets.")
+        if not method.multi_label:
+            raise ValueError(method.no_label_sets.format(method=self.method))
         if not 0 <= int(self.min_labels) <= len(ex.classes):
             raise ValueError(f"min_labels must be between 0 and the {len(ex.classes)} labels, "
                              f"not {self.min_labels!r}.")
         if self.threshold == "tune":
-            if not hasattr(method, "held_out"):
+            if not method.tunes_thresholds:
                 raise ValueError(f"--method {self.method} cannot tune thresholds; pass a "
                                  "number (--threshold 0.4).")
-            problem = getattr(method, "tuning_problem", lambda cfg, ex: None)(
-                self.method_config_, ex)
+            problem = method.tuning_problem(self.method_config_, ex)
             if problem:
                 raise DataError(f"{ex.source}: --threshold tune picks thresholds on the "
                                 f"validation split, and this run has none: {problem}. Pass "
@@ -316,7 +308,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                     config = {**self._config(), **self.model_.save(tmp), SELF_CHECK: check}
                     (tmp / CONFIG_FILE).write_text(
                         json.dumps(config, indent=2, default=str) + "\n")
-                    (tmp / "README.md").write_text(_model_card(config))
+                    (tmp / "README.md").write_text(
+                        _model_card(config, self.model_.card_files(config)))
                 log.info("saved model to %s", path)
         return path
 
@@ -336,7 +329,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                              f"({config.get('textune_version')}); upgrade textune to load it.")
         clf = cls(**{k: v for k, v in config["params"].items()
                      if k in cls._get_param_names()})
-        clf.model_ = _model_class(config["head"]["type"]).load(path, config)
+        kind = model_kind(config["head"]["type"])
+        if kind is None:
+            raise ValueError(f"unknown model type '{config['head']['type']}' in {CONFIG_FILE}; "
+                             "upgrade textune.")
+        clf.model_ = kind.load(path, config)
         if verify and SELF_CHECK in config:
             verify_canaries(clf.model_.predict_proba, config[SELF_CHECK], str(path),
                             versions=config.get("versions"))
@@ -454,20 +451,6 @@ def _defaults() -> dict:
     return {name: k.default for name, k in _KNOBS.items()}
 
 
-def _model_class(head_type: str):
-    kind = MODEL_KINDS.get(head_type)
-    if kind == "embedding":
-        from .models.embedding import EmbeddingModel
-        return EmbeddingModel
-    if kind == "sequence":
-        from .models.sequence import SequenceModel
-        return SequenceModel
-    if kind == "generative":
-        from .models.generative import LabelWordModel
-        return LabelWordModel
-    raise ValueError(f"unknown model type '{head_type}' in {CONFIG_FILE}; upgrade textune.")
-
-
 def _trainable(stats: dict) -> int | None:
     """Trainable parameters of an embedding model: body (if trained) + head."""
     if "body_trainable_parameters" in stats or "head_parameters" in stats:
@@ -475,7 +458,8 @@ def _trainable(stats: dict) -> int | None:
     return None
 
 
-def _model_card(cfg: dict) -> str:
+def _model_card(cfg: dict, files: str) -> str:
+    """The folder's README.md; `files`: what the model kind saved (`card_files`)."""
     stats = cfg.get("train", {})
     labels = ", ".join(f"`{v}`" for v in cfg["labels"])
     return f"""# textune text classifier
@@ -493,19 +477,5 @@ clf = TextClassifier.load("path/to/this/folder")
 clf.predict(["some text"])
 ```
 
-Files: `textune.json` (config, labels, versions){_files(cfg)}. No pickle.
+Files: `textune.json` (config, labels, versions){files}. No pickle.
 """
-
-
-def _files(cfg: dict) -> str:
-    head = cfg["head"]
-    if head["type"] == "logistic_regression":
-        return (", `head.safetensors` (classification head), `body/` (the sentence-transformer "
-                "encoder: safetensors weights and tokenizer)")
-    if head["type"] == "label_words":
-        return (f", `adapter/` ({cfg.get('peft')} adapter for the causal LM "
-                f"`{cfg['backbone']}`, which is loaded from its own files)")
-    if "adapter" in head:
-        return (f", `adapter/` ({cfg.get('peft')} adapter and classification head for the base "
-                f"`{cfg['backbone']}`), `tokenizer/`")
-    return ", `model/` (encoder with its classification head, safetensors, and tokenizer)"

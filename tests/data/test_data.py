@@ -147,8 +147,10 @@ def test_single_class(tmp_path):
 
 def test_unseen_eval_labels():
     ex = from_lists(["a", "b", "c"], ["x", "z", "x"], source="eval.csv")
+    assert ex.label_ids(["x", "y", "z"]).tolist() == [0, 2, 0]
+    assert ex.label_ids(["x", "y"], unknown=-1).tolist() == [0, -1, 0]
     with pytest.raises(DataError) as e:
-        ex.check_known_labels(["x", "y"])
+        ex.label_ids(["x", "y"])
     msg = str(e.value)
     assert "eval.csv" in msg and "'z'" in msg and "row 2" in msg and "['x', 'y']" in msg
 

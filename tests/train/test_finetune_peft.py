@@ -7,7 +7,7 @@ import pytest
 from safetensors import safe_open
 
 from textune import DataError, TextClassifier
-from textune.models.sequence import class_weights
+from textune.methods.supervised import class_weights
 
 from tests.conftest import shared_file
 

@@ -80,6 +80,24 @@ class Examples:
             out[i, [index[c] for c in row]] = 1.0
         return out
 
+    def label_ids(self, classes: Sequence[Any] | None = None, *, unknown: int | None = None):
+        """The labels as a model trains on them, the one place labels become ids: class ids
+        in `classes` order (default: `self.classes`) as an int array, or for label sets the
+        `indicator` matrix. A label outside `classes` is a DataError, or with `unknown` that
+        id (an evaluation set's label the training set lacks)."""
+        import numpy as np
+
+        if self.multi_label:
+            return self.indicator(classes)
+        classes = list(self.classes if classes is None else classes)
+        index = {c: i for i, c in enumerate(classes)}
+        if unknown is not None:
+            return np.array([index.get(v, unknown) for v in self.labels or []], dtype=np.int64)
+        labels = self.labels or []
+        if any(v not in index for v in labels):  # by spelling ("1" is 1), or a DataError
+            labels = align_labels(self, classes)
+        return np.array([index[v] for v in labels], dtype=np.int64)
+
     def where(self, i: int) -> str:
         """Human location of row i (0-based) for error messages."""
         if self.lines is not None:
@@ -164,8 +182,3 @@ class Examples:
                             f"have no examples in '{col}'; a model cannot learn a label it "
                             "never sees. Add examples of them, or drop them from the label "
                             "names.")
-
-    def check_known_labels(self, known: Sequence[Any]) -> None:
-        """Raise if labels here were not seen in training (an evaluation set mistake)."""
-        if self.labels is not None:
-            align_labels(self, known)

@@ -1,9 +1,11 @@
 """Training methods, registered by name in `METHODS`.
 
-A method is a class with a `name`, a one-line `summary`, a `config` dataclass of the knobs it
-reads (`config.py`), `hints` for parameters it refuses, and `fit(cfg, examples, label_ids)`
-that trains its model on the shared engine and returns `(model, stats)`. Adding a method means
-adding a module here and one line in `METHODS` (CONTRIBUTING.md walks through it).
+A method keeps the protocol in `base.py`: a `name`, a one-line `summary`, a `config` dataclass
+of the knobs it reads (`config.py`) and `fit(cfg, examples, y)` that trains its model on the
+shared engine and returns `(model, stats)`; the optional hooks (label sets, held-out rows for
+tuning thresholds, handing a backbone over to another method) are named there with their
+defaults. Adding a method means adding a module here and one line in `METHODS`
+(CONTRIBUTING.md walks through it).
 
 `all_knobs()` is every parameter of the estimator, each declared once with `config.knob`:
 what `TextClassifier`, `textune train`, `textune methods` and compare derive theirs from.
@@ -14,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..models.adapters import PEFT_METHODS
+from .base import Method
 from .config import (CheckpointConfig, DecisionConfig, EstimatorConfig, Knob,  # noqa: F401
                      MethodParamError, build_config, describe, knobs)
 from .finetune import Finetune
@@ -64,17 +67,14 @@ def resolve_method(name: str) -> tuple[str, dict]:
                      f"{', '.join(sorted(METHODS) + sorted(ALIASES))}.")
 
 
-def get_method(name: str):
-    return METHODS[resolve_method(name)[0]]()
-
-
 def variants() -> dict[str, tuple[type, type]]:
     """Every config a method may read, by label: {label: (method class, config class)}."""
-    out = {}
-    for m in METHODS.values():
-        for label, cfg in getattr(m, "variants", {m.name: m.config}).items():
-            out[label] = (m, cfg)
-    return out
+    return {label: (m, cfg) for m in METHODS.values() for label, cfg in _configs(m).items()}
+
+
+def _configs(m: type[Method]) -> dict[str, type]:
+    """{label: config} of a registered method: its own, then its variants' (`base.Method`)."""
+    return {m.name: m.config, **{label: v.config for label, v in m.variants.items()}}
 
 
 def readers() -> dict[str, list[str]]:
@@ -98,33 +98,32 @@ def honours(method: str, name: str) -> bool:
     for a method textune does not have (training it fails with its own error)."""
     if method not in METHODS and method not in ALIASES:
         return False
-    registered = METHODS[resolve_method(method)[0]]
-    cfgs = getattr(registered, "variants", {registered.name: registered.config}).values()
-    return any(_reads(c, name) for c in cfgs)
+    return any(_reads(c, name) for c in _configs(METHODS[resolve_method(method)[0]]).values())
 
 
 def method_config(method: str, params: Mapping[str, Any], defaults: Mapping[str, Any]):
-    """(registered name, method class, its config) from the estimator's parameters.
+    """(registered name, the method that trains, its config) from the estimator's
+    parameters; the method that trains is the registered one or, for this backbone, one of
+    its variants (`Method.for_backbone`: peft on a causal LM is label words).
 
     A parameter differing from its default in `defaults` counts as set by the user; one the
     method does not read raises `MethodParamError`, naming the methods that read it.
     """
     name, overrides = resolve_method(method)
-    cls = METHODS[name]
+    registered = METHODS[name]
     params = {**params, **overrides}
     user_set = {k for k, v in params.items()
                 if k != "method" and k not in overrides and not _same(v, defaults.get(k))}
-    config_cls = config_class(cls, params["model"])
-    shown = next((label for label, c in getattr(cls, "variants", {}).items()
-                  if c is config_cls and c is not cls.config), method)
-    cfg = build_config(config_cls, params, user_set, method=shown, readers=readers(),
+    cls = registered.for_backbone(params["model"])
+    shown = next((label for label, v in registered.variants.items() if v is cls), method)
+    cfg = build_config(cls.config, params, user_set, method=shown, readers=readers(),
                        hints=cls.hints)
     return name, cls, cfg
 
 
-def config_class(cls, model: str):
+def config_class(cls: type[Method], model: str) -> type:
     """The config dataclass `cls` reads with this backbone (peft's differs for a causal LM)."""
-    return cls.config_for(model) if hasattr(cls, "config_for") else cls.config
+    return cls.for_backbone(model).config
 
 
 def _same(a: Any, b: Any) -> bool:

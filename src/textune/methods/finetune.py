@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import Examples
+from .base import Method
 from .config import ClassWeightConfig, LongTextConfig, SupervisedConfig
-from .supervised import (default_epochs, label_ids, validation_problem, validation_proba,
+from .supervised import (class_weights, default_epochs, validation_problem, validation_proba,
                          validation_split)
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,8 @@ def train_sequence(cfg, ex: Examples, y: np.ndarray, peft: str | None = None, ch
     from ..engine.health import warn_unknown_tokens
     from ..models.adapters import DEFAULT_LR, trainable_counts
     from ..models.long_text import log_long_texts
-    from ..models.sequence import SequenceModel, SequenceTask, class_weights
+    from ..models.sequence import SequenceModel
+    from .sequence_task import SequenceTask
 
     multi = y.ndim == 2  # label sets: sigmoid outputs, binary cross-entropy
     n_classes = y.shape[1] if multi else int(y.max()) + 1
@@ -47,7 +49,7 @@ def train_sequence(cfg, ex: Examples, y: np.ndarray, peft: str | None = None, ch
                              long_text=cfg.long_text, stride=cfg.stride, **adapter)
     warn_unknown_tokens(sm.tokenizer, ex.texts, cfg.model, log)
     n_long = log_long_texts(log, sm.tokenizer, ex, sm.max_length, sm.long_text, sm.stride)
-    y_train = label_ids(train_ex, ex)
+    y_train = train_ex.label_ids(ex.classes)
     batch_size = cfg.batch_size or min(16, max(4, len(train_ex) // 4))
     lr = cfg.learning_rate or (DEFAULT_LR[peft] if peft else 5e-5)
     weights = class_weights(y_train, n_classes) if cfg.class_weight == "balanced" else None
@@ -77,13 +79,12 @@ def train_sequence(cfg, ex: Examples, y: np.ndarray, peft: str | None = None, ch
     return sm, stats
 
 
-class Finetune:
+class Finetune(Method):
     name = "finetune"
     summary = ("the whole encoder + a classification head (thousands of examples; text pairs "
                "as pairs)")
     config = FinetuneConfig
     multi_label = True  # label sets: sigmoid outputs, binary cross-entropy
-    trains_body = True
     hints = {"peft": "--method finetune trains every weight; for adapters use --method peft "
                      "--peft lora (or ia3, prefix, prompt, ptuning)."}
 
@@ -91,5 +92,6 @@ class Finetune:
         return train_sequence(cfg, ex, y, checkpoint=checkpoint)
 
     # tuning thresholds: on the validation split, which must exist
+    tunes_thresholds = True
     tuning_problem = staticmethod(validation_problem)
     held_out = staticmethod(validation_proba)

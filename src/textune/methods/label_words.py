@@ -1,10 +1,10 @@
-"""`peft` on a causal LM (`--model smollm2`): train an adapter so the right label's words
-come first after the prompt (generative classification; the model is
-`models.generative.LabelWordModel`).
+"""Label words: train an adapter on a causal LM so the right label's words come first after
+the prompt (generative classification; the model is `models.generative.LabelWordModel`).
 
-Torch, peft and the model code load inside `train_label_words` (the engine's task in
-`label_word_task`), so reading `LabelWordsConfig` (the method registry, `textune --help`) stays
-light."""
+A method of its own, reached as `peft` on a causal LM (`--method peft --model smollm2`:
+`Peft.for_backbone`), which is how users name it and how its models are saved. Torch, peft
+and the model code load inside `fit` (the engine's task in `label_word_task`), so reading
+`LabelWordsConfig` (the method registry, `textune --help`) stays light."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .base import Method
 from .config import (AdapterConfig, SupervisedConfig, VerbalizerConfig, VirtualTokensConfig,
                      knob)
-from .supervised import default_epochs, label_ids, validation_split
+from .supervised import default_epochs, validation_split
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,23 @@ class LabelWordsConfig(VerbalizerConfig, VirtualTokensConfig, AdapterConfig, Sup
                                 doc="Causal LM prompt with {text} (and {text_pair}); the label "
                                 "words follow it.",
                                 example="--template 'Review: {text}\\nSentiment:'")
+
+
+class LabelWords(Method):
+    name = "label_words"
+    summary = ("an adapter on a causal LM learns to put the right label's words first after "
+               "a prompt (--method peft --model smollm2)")
+    config = LabelWordsConfig
+    hints = {"merge": "Merging folds a lora/ia3 adapter into an encoder; a causal LM's "
+                      "artifact is its adapter alone."}
+    no_label_sets = ("a causal LM classifies by scoring one label's words, so it does not "
+                     "train on label sets; for multi-label data use --method setfit, probe, "
+                     "finetune or peft on an encoder (--model minilm).")
+
+    def fit(self, cfg: LabelWordsConfig, ex, y: np.ndarray, checkpoint=None):
+        if y.ndim == 2:  # `TextClassifier` refuses label sets first (`no_label_sets`)
+            raise ValueError(self.no_label_sets)
+        return train_label_words(cfg, ex, y, cfg.peft or "lora", checkpoint=checkpoint)
 
 
 def train_label_words(cfg, ex, y: np.ndarray, method: str, checkpoint=None):
@@ -64,7 +82,7 @@ def train_label_words(cfg, ex, y: np.ndarray, method: str, checkpoint=None):
     log.info("%s on %s: %s trainable parameters of %s (%.3f%%)", method, cfg.model,
              f"{trainable:,}", f"{total:,}", 100 * trainable / total)
     train_ex, val = validation_split(ex, y, cfg)
-    y_train = label_ids(train_ex, ex)
+    y_train = train_ex.label_ids(ex.classes)
     batch_size = cfg.batch_size or min(8, max(2, len(train_ex) // 4))
     epochs = cfg.epochs or default_epochs(len(train_ex), batch_size)
     lr = cfg.learning_rate or DEFAULT_LR[method]

@@ -2,8 +2,9 @@
 classification head train; the backbone stays frozen.
 
 On an encoder the head is a classification layer (saved with the adapter); on a causal LM
-(`--model smollm2`) the model classifies by scoring each label's words (`label_words.py`),
-which reads its own config.
+(`--model smollm2`) `for_backbone` hands the run to label words (`label_words.py`), a method
+of its own with its own config, which the model classifies with by scoring each label's
+words.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import Examples
+from .base import Method
 from .config import (AdapterConfig, ClassWeightConfig, LongTextConfig, SupervisedConfig,
                      VirtualTokensConfig, knob)
-from .label_words import LabelWordsConfig, train_label_words
+from .label_words import LabelWords
 from .supervised import validation_problem, validation_proba
 
 
@@ -27,38 +29,27 @@ class PeftConfig(ClassWeightConfig, VirtualTokensConfig, AdapterConfig, LongText
                        "plain model at inference.", example="--method peft --peft lora --merge")
 
 
-class Peft:
+class Peft(Method):
     name = "peft"
     summary = ("an adapter (peft) + the head, backbone frozen; on a causal LM (--model "
                "smollm2) the adapter learns to score label words")
     config = PeftConfig
     multi_label = True  # on an encoder; label words score one class each
-    variants = {"peft": PeftConfig, "peft on a causal LM (--model smollm2)": LabelWordsConfig}
-    trains_body = True
-    hints = {"merge": "Merging folds a lora/ia3 adapter into an encoder; a causal LM's "
-                      "artifact is its adapter alone."}
+    variants = {"peft on a causal LM (--model smollm2)": LabelWords}
 
-    @staticmethod
-    def config_for(model: str) -> type:
-        """A causal LM backbone classifies by label words, which read their own config."""
+    @classmethod
+    def for_backbone(cls, model: str) -> type[Method]:
+        """A causal LM backbone classifies by label words, a method of its own."""
         from ..models.generative import is_causal_lm
 
-        return LabelWordsConfig if is_causal_lm(model) else PeftConfig
+        return LabelWords if is_causal_lm(model) else cls
 
-    def fit(self, cfg: PeftConfig | LabelWordsConfig, ex: Examples, y: np.ndarray,
-            checkpoint=None):
+    def fit(self, cfg: PeftConfig, ex: Examples, y: np.ndarray, checkpoint=None):
         from .finetune import train_sequence
 
-        method = cfg.peft or "lora"
-        if isinstance(cfg, LabelWordsConfig):
-            if y.ndim == 2:
-                raise ValueError("a causal LM classifies by scoring one label's words, so it "
-                                 "does not train on label sets; for multi-label data use "
-                                 "--method setfit, probe, finetune or peft on an encoder "
-                                 "(--model minilm).")
-            return train_label_words(cfg, ex, y, method, checkpoint=checkpoint)
-        return train_sequence(cfg, ex, y, peft=method, checkpoint=checkpoint)
+        return train_sequence(cfg, ex, y, peft=cfg.peft or "lora", checkpoint=checkpoint)
 
     # tuning thresholds: on the validation split, which must exist
+    tunes_thresholds = True
     tuning_problem = staticmethod(validation_problem)
     held_out = staticmethod(validation_proba)

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..data import Examples
 from .anchors import add_label_anchors
+from .base import Method
 from .config import (AdapterConfig, AnchorConfig, HeadConfig, LongTextConfig, LoopConfig,
                      VerbalizerConfig, at_least, knob, one_of)
 
@@ -247,18 +248,17 @@ class SetFitConfig(AdapterConfig, HeadConfig, VerbalizerConfig, AnchorConfig, Lo
         check=at_least(0, "must be 0 or more"))
 
 
-class SetFit:
+class SetFit(Method):
     name = "setfit"
     summary = ("contrastive fine-tuning of the sentence encoder, then a logistic-regression "
                "head (8-64 examples per class)")
     config = SetFitConfig
     multi_label = True  # label sets: a one-vs-rest head
-    trains_body = True
-    hints: dict = {}
+    tunes_thresholds = True  # on out-of-fold heads over the trained body (`held_out`)
 
     def fit(self, cfg: SetFitConfig, ex: Examples, y: np.ndarray,
             monitor: Monitor | None = None, checkpoint=None):
-        from ..models.embedding import fit_head, load_encoder
+        from .encoder_head import fit_head, load_encoder
 
         ex, y, n_anchors = add_label_anchors(ex, y, cfg.label_anchors, cfg.verbalizers)
         encoder = load_encoder(cfg, ex)
@@ -269,7 +269,7 @@ class SetFit:
 
     def held_out(self, cfg: SetFitConfig, ex: Examples, y: np.ndarray, model):
         """Probabilities for tuning thresholds: out-of-fold heads on the trained body."""
-        from ..models.embedding import held_out_head
+        from .encoder_head import held_out_head
 
         return held_out_head(model, ex, y, cfg)
 
@@ -287,11 +287,8 @@ class SetFit:
         if n_conflict:
             log.warning("%d texts appear with more than one label; contrastive training keeps "
                         "the first label of each.", n_conflict)
-        if ex.multi_label:  # pairs are positive when their label sets overlap
-            y = ex.indicator(classes)
-        else:
-            index = {c: i for i, c in enumerate(sorted(set(ex.labels)))}
-            y = np.array([index[v] for v in ex.labels])
+        # label sets: pairs are positive when their label sets overlap
+        y = ex.label_ids(classes)
         n = len(ex)
         default_batch, default_lr = multi_label_defaults(ex)
         batch_size, steps = schedule(n - added, cfg.batch_size or default_batch, cfg.steps,

@@ -1,5 +1,6 @@
-"""What the supervised (cross-entropy) methods share: a stratified validation split, label ids
-and the default number of epochs. Used by `finetune`, `peft` and `label_words`."""
+"""What the supervised (cross-entropy) methods share: a stratified validation split, the
+default number of epochs and balanced class weights. Used by `finetune`, `peft` and
+`label_words`."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def validation_split(ex: Examples, y: np.ndarray, cfg):
         raise DataError(f"{ex.source}: --validation {frac:g} cannot hold out a stratified "
                         f"split: {problem}. Pass --validation 0 to train without one.")
     train_ex, val_ex = split(ex, test_size=frac, seed=cfg.seed)
-    return train_ex, (val_ex.texts, val_ex.text_pairs, label_ids(val_ex, ex))
+    return train_ex, (val_ex.texts, val_ex.text_pairs, val_ex.label_ids(ex.classes))
 
 
 def validation_problem(cfg, ex: Examples) -> str | None:
@@ -90,10 +91,12 @@ def stratify_problem(ex: Examples, frac: float) -> str | None:
     return None
 
 
-def label_ids(part: Examples, full: Examples) -> np.ndarray:
-    """Class ids of `part` in `full`'s class order; for label sets a (rows, labels) 0/1
-    matrix."""
-    if full.multi_label:
-        return part.indicator(full.classes)
-    index = {c: i for i, c in enumerate(full.classes)}
-    return np.array([index[v] for v in part.labels])
+def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """'balanced' weights, n / (k * count), as scikit-learn computes them. For a multi-label
+    (rows, labels) matrix: per-label positive weights, negatives / positives (at most 100),
+    so a rare label's few positives count as much as its many negatives."""
+    if np.ndim(y) == 2:
+        pos = y.sum(axis=0).astype(np.float64)
+        return np.clip((len(y) - pos) / np.maximum(pos, 1.0), 1.0, 100.0)
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    return len(y) / (n_classes * np.maximum(counts, 1))

@@ -185,6 +185,12 @@ class LabelWordModel:
                 "verbalizers": self.verbalizers, "template": self.template, "peft": self.peft,
                 "max_length": self.max_length}
 
+    @staticmethod
+    def card_files(config: dict) -> str:
+        """What `save` wrote, for the folder's README.md."""
+        return (f", `adapter/` ({config.get('peft')} adapter for the causal LM "
+                f"`{config['backbone']}`, which is loaded from its own files)")
+
     @classmethod
     def load(cls, folder: Path, config: dict) -> "LabelWordModel":
         from peft import PeftModel

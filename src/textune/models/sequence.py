@@ -1,5 +1,6 @@
 """An encoder with a classification head (`AutoModelForSequenceClassification`), whole or
-with a peft adapter: what `finetune` and `peft` train, predict with and save.
+with a peft adapter: the model `finetune` and `peft` train (`methods/finetune.py`), predict
+with and save.
 
 Sentence pairs are tokenised as pairs (`token_type_ids` where the model has them), batches
 are padded per batch, and training batches are grouped by length. With `long_text="chunk"`
@@ -19,10 +20,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..engine.batching import (LengthGroupedBatchSampler, length_batches, pad_rows,
-                               tokenize_unpadded)
+from ..engine.batching import length_batches, pad_rows, tokenize_unpadded
 from ..engine.device import default_device
-from ..engine.loop import ClassifierTask
 from .adapters import (PROMPT_METHODS, new_modules, peft_config, room_for_virtual_tokens,
                        trainable_counts)
 from .backbones import resolve_backbone
@@ -183,6 +182,14 @@ class SequenceModel:
                 "max_length": self.max_length, "parameters": {"total": total},
                 "long_text": {"mode": self.long_text, "stride": self.stride}}
 
+    @staticmethod
+    def card_files(config: dict) -> str:
+        """What `save` wrote, for the folder's README.md."""
+        if "adapter" in config["head"]:
+            return (f", `adapter/` ({config.get('peft')} adapter and classification head for "
+                    f"the base `{config['backbone']}`), `tokenizer/`")
+        return ", `model/` (encoder with its classification head, safetensors, and tokenizer)"
+
     @classmethod
     def load(cls, folder: Path, config: dict) -> "SequenceModel":
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -305,45 +312,3 @@ def problem_type(multi_label: bool) -> dict:
 def _max_length(tokenizer) -> int:
     limit = getattr(tokenizer, "model_max_length", None) or DEFAULT_MAX_LENGTH
     return int(min(limit, DEFAULT_MAX_LENGTH))
-
-
-class SequenceTask(ClassifierTask):
-    """The engine's view of sequence-classification training: padded batches, cross-entropy."""
-
-    def __init__(self, sm: SequenceModel, texts, pairs, y: np.ndarray, *, batch_size: int,
-                 seed: int, class_weights: np.ndarray | None = None, val=None):
-        self.predictor = sm
-        self.model = sm.model
-        self.enc, owner = sm.windows(texts, pairs)  # long texts: a row per window
-        lengths = [len(x) for x in self.enc["input_ids"]]
-        super().__init__(texts, pairs, y, LengthGroupedBatchSampler(lengths, batch_size, seed),
-                         val)
-        if owner is not None:  # each window learns its text's label
-            self.y = y[owner]
-        self.weights = None if class_weights is None else torch.tensor(class_weights,
-                                                                        dtype=torch.float32)
-
-    def collate(self, idx: list[int]) -> dict:
-        batch = self.predictor.collate(self.enc, idx)
-        batch["labels"] = torch.as_tensor(self.y[idx])
-        return batch
-
-    def loss(self, model, batch):
-        labels = batch.pop("labels")
-        logits = model(**batch).logits.float()
-        weight = None if self.weights is None else self.weights.to(logits.device)
-        if labels.dim() == 2:  # multi-label: a sigmoid per label; weights weigh positives
-            return torch.nn.functional.binary_cross_entropy_with_logits(
-                logits, labels.float(), pos_weight=weight)
-        return torch.nn.functional.cross_entropy(logits, labels, weight=weight)
-
-
-def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
-    """'balanced' weights, n / (k * count), as scikit-learn computes them. For a multi-label
-    (rows, labels) matrix: per-label positive weights, negatives / positives (at most 100),
-    so a rare label's few positives count as much as its many negatives."""
-    if np.ndim(y) == 2:
-        pos = y.sum(axis=0).astype(np.float64)
-        return np.clip((len(y) - pos) / np.maximum(pos, 1.0), 1.0, 100.0)
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    return len(y) / (n_classes * np.maximum(counts, 1))

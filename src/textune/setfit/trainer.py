@@ -151,11 +151,8 @@ class Trainer:
         classes = ex.classes
         loss_fn = LOSSES[args.textune_params()["loss"]]
 
-        def targets(e):
-            if e.multi_label:
-                return e.indicator(classes)
-            index = {c: i for i, c in enumerate(classes)}
-            return np.array([index.get(v, -1) for v in e.labels])
+        def targets(e):  # an eval label the training set lacks: id -1, a class of its own
+            return e.label_ids(classes, unknown=-1)
 
         y_loss = targets(loss_ex)
 
