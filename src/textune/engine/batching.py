@@ -36,6 +36,25 @@ def length_batches(lengths: Sequence[int], batch_size: int = 64,
         start += size
 
 
+def inference_batches(model: torch.nn.Module, lengths: Sequence[int], batch_size: int = 64,
+                      max_tokens: int = 8192, *, progress: bool = False,
+                      desc: str = "predicting", unit: str = "text") -> Iterator[np.ndarray]:
+    """`length_batches` for a model's inference loop: the model in eval mode meanwhile (and
+    back in its former mode afterwards, an error included), a progress bar per row."""
+    from tqdm.auto import tqdm
+
+    was_training = model.training
+    model.eval()
+    bar = tqdm(total=len(lengths), desc=desc, unit=unit, disable=not progress, leave=False)
+    try:
+        for idx in length_batches(lengths, batch_size, max_tokens):
+            yield idx
+            bar.update(len(idx))
+    finally:
+        bar.close()
+        model.train(was_training)
+
+
 class LengthGroupedBatchSampler:
     """Shuffled training batches of similar length (dynamic padding then pads little).
 

@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..engine.batching import length_batches, pad_rows, tokenize_unpadded
+from ..engine.batching import inference_batches, pad_rows, tokenize_unpadded
 from ..engine.device import default_device
 from .backbones import resolve_backbone
 from .heads import mean_by_owner
@@ -187,27 +187,18 @@ class Encoder:
               batch_size: int = 64, max_tokens: int = 8192, bf16: bool = False,
               progress: bool = False, desc: str = "encoding") -> np.ndarray:
         """Embeddings as float32 numpy, computed in length-sorted, token-budgeted batches."""
-        from tqdm.auto import tqdm
-
         n = len(texts)
         if n == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        was_training = self.model.training
-        self.model.eval()
         enc, owner = self.windows(texts, pairs)
         lengths = [len(ids) for ids in enc["input_ids"]]
         out = np.empty((len(lengths), self.dim), dtype=np.float32)
-        bar = tqdm(total=len(lengths), desc=desc, unit="text" if owner is None else "window",
-                   disable=not progress, leave=False)
-        try:
-            for idx in length_batches(lengths, batch_size, max_tokens):
-                with self.autocast(bf16):
-                    emb = self.model(self.pad(enc, idx))["sentence_embedding"]
-                out[idx] = emb.float().cpu().numpy()
-                bar.update(len(idx))
-        finally:
-            bar.close()
-            self.model.train(was_training)
+        for idx in inference_batches(self.model, lengths, batch_size, max_tokens,
+                                     progress=progress, desc=desc,
+                                     unit="text" if owner is None else "window"):
+            with self.autocast(bf16):
+                emb = self.model(self.pad(enc, idx))["sentence_embedding"]
+            out[idx] = emb.float().cpu().numpy()
         return out if owner is None else mean_by_owner(out, owner, n)
 
 

@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..engine.batching import length_batches
+from ..engine.batching import inference_batches
 from ..engine.device import default_device
 from .backbones import resolve_backbone
 
@@ -157,24 +157,14 @@ class LabelWordModel:
     def predict_proba(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
                       batch_size: int = 16, progress: bool = False, desc: str = "predicting",
                       **_) -> np.ndarray:
-        from tqdm.auto import tqdm
-
-        was_training = self.model.training
-        self.model.eval()
         prompts = self.prompt_ids(texts, pairs)
         k = len(self.verbalizers)
         out = np.zeros((len(prompts), k), dtype=np.float32)
-        bar = tqdm(total=len(prompts), desc=desc, unit="text", disable=not progress, leave=False)
-        try:
-            per = max(1, batch_size // k)
-            for idx in length_batches([len(p) for p in prompts], per, 8192):
-                rep = [prompts[i] for i in idx for _ in range(k)]
-                scores = self.score(self.model, rep, list(range(k)) * len(idx))
-                out[idx] = torch.softmax(scores.view(len(idx), k), dim=-1).cpu().numpy()
-                bar.update(len(idx))
-        finally:
-            bar.close()
-            self.model.train(was_training)
+        for idx in inference_batches(self.model, [len(p) for p in prompts],
+                                     max(1, batch_size // k), progress=progress, desc=desc):
+            rep = [prompts[i] for i in idx for _ in range(k)]
+            scores = self.score(self.model, rep, list(range(k)) * len(idx))
+            out[idx] = torch.softmax(scores.view(len(idx), k), dim=-1).cpu().numpy()
         return out
 
     # ------------------------------------------------------------------ persistence

@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..engine.batching import length_batches, pad_rows, tokenize_unpadded
+from ..engine.batching import inference_batches, pad_rows, tokenize_unpadded
 from ..engine.device import default_device
 from .adapters import (PROMPT_METHODS, new_modules, peft_config, room_for_virtual_tokens,
                        trainable_counts)
@@ -115,23 +115,14 @@ class SequenceModel:
     def predict_proba(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
                       batch_size: int = 64, max_tokens: int = 8192, progress: bool = False,
                       desc: str = "predicting", **_) -> np.ndarray:
-        from tqdm.auto import tqdm
-
-        was_training = self.model.training
-        self.model.eval()
         enc, owner = self.windows(texts, pairs)
         lengths = [len(x) for x in enc["input_ids"]]
         logits = np.zeros((len(lengths), self.num_labels), dtype=np.float32)
-        bar = tqdm(total=len(lengths), desc=desc, unit="text" if owner is None else "window",
-                   disable=not progress, leave=False)
-        try:
-            for idx in length_batches(lengths, batch_size, max_tokens):
-                batch = {k: v.to(self.device) for k, v in self.collate(enc, idx).items()}
-                logits[idx] = self.model(**batch).logits.float().cpu().numpy()
-                bar.update(len(idx))
-        finally:
-            bar.close()
-            self.model.train(was_training)
+        for idx in inference_batches(self.model, lengths, batch_size, max_tokens,
+                                     progress=progress, desc=desc,
+                                     unit="text" if owner is None else "window"):
+            batch = {k: v.to(self.device) for k, v in self.collate(enc, idx).items()}
+            logits[idx] = self.model(**batch).logits.float().cpu().numpy()
         if owner is not None:  # a long text: the average of its windows' logits
             logits = mean_by_owner(logits, owner, len(texts))
         return probabilities(logits, self.multi_label)
