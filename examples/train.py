@@ -38,7 +38,8 @@ def main() -> None:
     clf.fit(train)
     clf.save(args.output)  # only the main process writes; every process waits for it
 
-    # training joined the processes (over gloo where there is no GPU); this is the same group
+    # ask for the process group after fit: training joins the processes (over gloo where there
+    # is no GPU); without a GPU a PartialState() made before fit leaves each one training alone
     state = PartialState()
     if state.is_main_process:
         report = clf.evaluate(load_examples(args.test))

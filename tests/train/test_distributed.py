@@ -22,8 +22,8 @@ neg = ["a dull, tedious mess", "terrible acting and a boring plot",
        "i hated every minute of it", "lazy, clumsy and badly made"]
 method, out = sys.argv[1], sys.argv[2]
 steps = {"steps": 6} if method == "setfit" else {}  # finetune reads no contrastive steps
-state = PartialState()  # before fit, as a user's script does: training still joins the processes
 clf = TextClassifier(method=method, epochs=2, seed=0, **steps).fit(pos + neg, ["p"] * 4 + ["n"] * 4)
+state = PartialState()
 proba = clf.predict_proba(pos + neg).round(5).tolist()
 with open(f"{out}/rank{state.process_index}.json", "w") as f:
     json.dump({"world": state.num_processes, "proba": proba,

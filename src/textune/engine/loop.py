@@ -20,7 +20,6 @@ import contextlib
 import dataclasses
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -459,21 +458,11 @@ def _accelerator(cfg: TrainConfig):
     them, keeping the distributed state (`PartialState`) that `accelerate launch` set up.
     """
     from accelerate import Accelerator, DistributedDataParallelKwargs
-    from accelerate.state import AcceleratorState, GradientState, PartialState
+    from accelerate.state import AcceleratorState, GradientState
 
-    from .device import default_device
-
-    # A `PartialState()` the user's script made before fit, on a machine without a GPU,
-    # is a lone process although `accelerate launch` started several (it joins them only
-    # when told cpu=True): drop it, so every process trains one data-parallel run instead
-    # of each training alone. The Accelerator below rebuilds it with the process group.
-    lone = (int(os.environ.get("WORLD_SIZE", "1")) > 1
-            and PartialState._shared_state.get("num_processes", 0) == 1)
-    if lone:
-        log.info("accelerate launch started %s processes but this one's PartialState is "
-                    "alone; joining them for training", os.environ["WORLD_SIZE"])
-    AcceleratorState._reset_state(reset_partial_state=lone)
+    AcceleratorState._reset_state(reset_partial_state=False)
     GradientState._reset_state()
+    from .device import default_device
 
     # cpu=True where there is no GPU: `accelerate launch` processes then join over gloo.
     return Accelerator(mixed_precision=mixed_precision(cfg.mixed_precision),
