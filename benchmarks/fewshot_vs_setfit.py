@@ -95,7 +95,7 @@ def run_one(system: str, train, test, seed: int, verbalizers=None) -> dict:
 
 def run_in_fresh_process(system: str, shots: int, seed: int, verbalizers: str | None) -> dict:
     t0 = time.perf_counter()
-    names = ["--label-words", verbalizers] if verbalizers else []
+    names = ["--verbalizers", verbalizers] if verbalizers else []
     out = subprocess.run([sys.executable, __file__, "--one", f"{system}:{shots}:{seed}",
                           *names], capture_output=True, text=True, check=True).stdout
     r = json.loads(out.strip().splitlines()[-1])
