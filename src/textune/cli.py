@@ -681,6 +681,85 @@ def _predict_ray(model_dir: Path, data: Path, output: Path, *, as_json: bool, no
 
 
 @app.command()
+def distill(
+    ctx: typer.Context,
+    teacher: Path = typer.Argument(..., help="The teacher: a model folder written by `textune "
+                                   "train` (any method and backbone, multi-label too). The "
+                                   "options that say how to read --data default to how its "
+                                   "training data was read. Example: mpnet-model"),
+    data: Path = typer.Option(..., "--data", help="Unlabelled texts for the student to learn "
+                              "from: any file `textune predict` reads (a label column is "
+                              "ignored). Example: --data unlabelled.csv"),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder to save the student to "
+                                "(replaced atomically). Example: --output minilm-student"),
+    student: str = typer.Option("minilm", "--student", help="The student's backbone: a name "
+                                "`textune train --model` takes (minilm, mpnet, ...) or a "
+                                "local folder. Example: --student minilm"),
+    method: str = typer.Option("setfit", "--method", help="How the student trains: setfit "
+                               "(contrastive body on the teacher's labels, head on its "
+                               "probabilities), probe (frozen body) or finetune. Example: "
+                               "--method probe"),
+    max_texts: Optional[int] = typer.Option(None, "--max-texts", min=2, help="Use at most N "
+                                            "texts of --data, a random sample drawn with "
+                                            "--seed. Example: --max-texts 10000"),
+    targets: str = typer.Option("soft", "--targets", help="soft: the student's head learns "
+                                "the teacher's probabilities (setfit and probe students); "
+                                "hard: the teacher's labels only. Example: --targets hard"),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="setfit student: "
+                                        "contrastive optimizer steps (default: the method's "
+                                        "schedule). Example: --steps 500"),
+    epochs: Optional[float] = typer.Option(None, "--epochs", min=0.01, help="setfit or "
+                                           "finetune student: passes over the texts "
+                                           "(default: the method's). Example: --epochs 1"),
+    seed: int = typer.Option(0, "--seed", help="Seed for the sample and the student's "
+                             "training. Example: --seed 1"),
+    text_column: Optional[str] = TextCol,
+    text_pair_column: Optional[str] = PairCol,
+    quoting: str = QuotingOpt,
+    unescape_html: bool = UnescapeOpt,
+    no_header: bool = NoHeaderOpt,
+    quiet: bool = QuietOpt,
+    as_json: bool = _json_opt(
+        "output, student, method, texts, targets, train_seconds, teacher_seconds, "
+        "agreement_with_teacher, labels, multi_label", ".agreement_with_teacher"),
+):
+    """Train a fast student model to answer as a saved teacher model does, on unlabelled texts.
+
+    The teacher labels --data; the student (an ordinary textune model: predict, evaluate,
+    serve, export) trains on those labels, and its head on the teacher's probabilities.
+    Example: textune distill mpnet-model --data unlabelled.csv --student minilm --output
+    student
+    """
+    progress = _setup(quiet)
+    from .distill import distill as run_distill
+
+    reading, note = _model_reading(ctx, teacher, dict(
+        text_column=text_column, text_pair_column=text_pair_column, quoting=quoting,
+        unescape_html=unescape_html, header=not no_header), data)
+    params = {k: v for k, v in (("steps", steps), ("epochs", epochs)) if v is not None}
+    try:
+        clf = run_distill(teacher, data, output, student=student, method=method,
+                          max_texts=max_texts, targets=targets, seed=seed,
+                          show_progress=progress, reading=reading, **params)
+    except (DataError, BackboneError, ValueError) as e:
+        _fail(ValueError(f"{e}{note}"))
+    except FileNotFoundError as e:
+        _fail(e)
+    d = clf.fit_stats_["distillation"]
+    result = {"output": str(output), "student": student, "method": method,
+              "texts": d["texts"], "targets": d["targets"],
+              "train_seconds": round(clf.train_seconds_, 3),
+              "teacher_seconds": d["teacher_seconds"],
+              "agreement_with_teacher": d["agreement_with_teacher"], "labels": clf.labels,
+              "multi_label": clf.multi_label}
+    agree = (f", agreeing with the teacher on {d['agreement_with_teacher']:.1%} of them"
+             if d["agreement_with_teacher"] is not None else "")
+    _emit(result, as_json, "" if as_json else
+          f"distilled {teacher} into a {method} {student} student on {d['texts']} texts in "
+          f"{clf.train_seconds_:.1f}s{agree} -> {output}")
+
+
+@app.command()
 def export(
     model_dir: Path = typer.Argument(..., help="Model folder written by `textune train`. "
                                      "Example: my-model"),

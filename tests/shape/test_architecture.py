@@ -1,5 +1,5 @@
 """The package layout is the architecture: data -> artifact -> engine -> models -> methods ->
-classifier -> serving -> compare -> cli. A module may import its own layer or lower ones,
+classifier -> distill -> setfit -> serving -> compare -> cli. A module may import its own layer or lower ones,
 never a higher one (function-level imports included), so each layer can be read, tested and
 replaced without the ones above it. CONTRIBUTING.md draws the same picture."""
 
@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "textune"
-LAYERS = ["data", "artifact", "metrics", "engine", "models", "methods", "classifier", "setfit",
-          "serving",
-          "compare", "demo", "cli"]
+LAYERS = ["data", "artifact", "metrics", "engine", "models", "methods", "classifier", "distill",
+          "setfit", "serving", "compare", "demo", "cli"]
 # the package root (its __init__ re-exports the API; `__version__` lives there), `__main__`
 # and the 0.2 import names sit on top
 TOP = {"__init__", "__main__", "batch_predict", "onnx_export"}

@@ -59,6 +59,42 @@ class LogisticHead:
         self.coef, self.intercept = coef, intercept
         return self
 
+    def fit_soft(self, X: np.ndarray, P: np.ndarray, seed: int = 0) -> "LogisticHead":
+        """Fit to probabilities `P` (rows, classes) instead of labels: a teacher's, when a
+        student learns from it (`textune.distill`). The objective is scikit-learn's with
+        soft targets: C x cross-entropy against P (a softmax; a sigmoid per label for a
+        multi-label head) + half the squared weights, minimised by L-BFGS. A binary
+        single-label head is scikit-learn's too: one sigmoid, for class 1."""
+        import torch
+        import torch.nn.functional as F
+
+        torch.manual_seed(seed)
+        x = torch.as_tensor(np.asarray(X), dtype=torch.float64)
+        p = torch.as_tensor(np.asarray(P), dtype=torch.float64)
+        sigmoid = self.multi_label or p.shape[1] == 2
+        if p.shape[1] == 2 and not self.multi_label:  # binary: class 1's sigmoid, as sklearn
+            p = p[:, 1:]
+        w = torch.zeros(p.shape[1], x.shape[1], dtype=torch.float64, requires_grad=True)
+        b = torch.zeros(p.shape[1], dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([w, b], max_iter=self.max_iter, tolerance_grad=1e-6,
+                                line_search_fn="strong_wolfe")
+
+        def objective():
+            opt.zero_grad()
+            z = x @ w.T + b
+            if sigmoid:
+                loss = F.binary_cross_entropy_with_logits(z, p, reduction="sum")
+            else:
+                loss = -(p * F.log_softmax(z, dim=1)).sum()
+            loss = self.C * loss + 0.5 * (w * w).sum()
+            loss.backward()
+            return loss
+
+        opt.step(objective)
+        self.coef = np.ascontiguousarray(w.detach().numpy(), dtype=np.float32)
+        self.intercept = np.ascontiguousarray(b.detach().numpy(), dtype=np.float32)
+        return self
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         z = X.astype(np.float32) @ self.coef.T + self.intercept
         if z.shape[1] == 1 and not self.multi_label:  # binary: one row of weights, class 1
