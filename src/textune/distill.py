@@ -71,6 +71,22 @@ def distill(teacher: Any, data: Any, output: str | Path | None = None, *,
     proba = teacher.predict_proba(ex)
     teacher_seconds = time.perf_counter() - t0
     log.info("teacher labelled %d texts in %.1fs", len(ex), teacher_seconds)
+    clf = train_student(teacher, ex, proba, student=student, method=method, targets=targets,
+                        seed=seed, show_progress=show_progress, **params)
+    d = clf.fit_stats_["distillation"]
+    d.update(teacher=teacher_name, teacher_seconds=round(teacher_seconds, 3))
+    clf.train_seconds_ = clf.fit_stats_["train_seconds"] = clf.train_seconds_ + teacher_seconds
+    if output is not None:
+        clf.save(output)
+    return clf
+
+
+def train_student(teacher, ex: Examples, proba: np.ndarray, *, student: str = "minilm",
+                  method: str = "setfit", targets: str = "soft", seed: int = 0,
+                  show_progress: bool = True, **params: Any):
+    """The student half of `distill`, given the teacher's probabilities `proba` on the
+    unlabelled `ex` (the setfit drop-in plans its steps from them first)."""
+    from .classifier import TextClassifier
 
     clf = TextClassifier(method=method, model=student, seed=seed, show_progress=show_progress,
                          **params)
@@ -80,17 +96,11 @@ def distill(teacher: Any, data: Any, output: str | Path | None = None, *,
         _fit_soft_head(clf, ex, proba, teacher)
     else:
         _require_every_class(clf, teacher, targets)
-    agreement = _agreement(clf, ex, proba, teacher) if soft else None
     clf.reading_ = getattr(teacher, "reading_", None)
     clf.fit_stats_["distillation"] = {
-        "teacher": teacher_name, "teacher_method": teacher.method,
-        "teacher_backbone": teacher.model, "texts": len(ex),
-        "targets": "soft" if soft else "hard", "teacher_seconds": round(teacher_seconds, 3),
-        "agreement_with_teacher": agreement}
-    clf.train_seconds_ = clf.fit_stats_["train_seconds"] = (
-        clf.train_seconds_ + teacher_seconds)
-    if output is not None:
-        clf.save(output)
+        "teacher": None, "teacher_method": teacher.method, "teacher_backbone": teacher.model,
+        "texts": len(ex), "targets": "soft" if soft else "hard",
+        "agreement_with_teacher": _agreement(clf, ex, proba, teacher) if soft else None}
     return clf
 
 

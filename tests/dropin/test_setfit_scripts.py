@@ -159,3 +159,87 @@ def test_the_setfit_0x_blog_script_runs_as_written(sst2_hub, tmp_path, monkeypat
     assert preds.tolist() in ([0, 1], [1, 0], [0, 0], [1, 1])
     assert list(ns["trainer"].model.predict(validation["sentence"][:20], as_numpy=True)) == \
         [int(v) for v in ns["trainer"].model.classifier.predict(validation["sentence"][:20])]
+
+
+# setfit's knowledge-distillation guide (huggingface.co/docs/setfit/how_to/knowledge_distillation),
+# its teacher, unlabelled set and student; the data are BBC News topics (the guide uses
+# ag_news from the hub), the backbones local (the guide's mpnet teacher and MiniLM-L3 student
+# are hub names: TEACHER and STUDENT stand for what is installed), steps fewer
+DISTILLATION_GUIDE = '''
+from setfit import DistillationTrainer, SetFitModel, Trainer, TrainingArguments, sample_dataset
+
+dataset = load_dataset("ag_news")
+train_dataset = sample_dataset(dataset["train"], label_column="label", num_samples=16)
+eval_dataset = dataset["test"]
+
+teacher_model = SetFitModel.from_pretrained(TEACHER)
+teacher_args = TrainingArguments(batch_size=16, num_epochs=2)
+teacher_trainer = Trainer(model=teacher_model, args=teacher_args, train_dataset=train_dataset,
+                          eval_dataset=eval_dataset)
+teacher_trainer.train()
+teacher_metrics = teacher_trainer.evaluate()
+
+unlabeled_train_dataset = dataset["train"].shuffle(seed=0).select(range(UNLABELLED))
+unlabeled_train_dataset = unlabeled_train_dataset.remove_columns("label")
+
+student_model = SetFitModel.from_pretrained(STUDENT)
+distillation_args = TrainingArguments(batch_size=16, max_steps=STEPS)
+distillation_trainer = DistillationTrainer(
+    teacher_model=teacher_model,
+    student_model=student_model,
+    args=distillation_args,
+    train_dataset=unlabeled_train_dataset,
+    eval_dataset=eval_dataset,
+)
+distillation_trainer.train()
+distillation_metrics = distillation_trainer.evaluate()
+'''
+
+
+def news_hub(articles, headlines: bool = False):
+    """What `load_dataset` gives for a news set (text, integer label), from BBC News: a
+    train split and a 100-article test split; `headlines`: each article's first line only
+    (short texts, for a fast run on the tiny backbone)."""
+    from datasets import Dataset, DatasetDict
+
+    topics = sorted(set(articles.labels))
+    rows = np.random.default_rng(0).permutation(len(articles))
+    text = (lambda t: t.strip().split("\n")[0]) if headlines else (lambda t: t)  # noqa: E731
+    data = Dataset.from_dict({"text": [text(articles.texts[i]) for i in rows],
+                              "label": [topics.index(articles.labels[i]) for i in rows]})
+    return DatasetDict(train=data.select(range(100, len(data))), test=data.select(range(100)))
+
+
+def run_distillation_guide(articles, teacher: str, student: str, unlabelled: int, steps: int,
+                           headlines: bool = False):
+    script = (DISTILLATION_GUIDE.replace("TEACHER", repr(teacher))
+              .replace("STUDENT", repr(student)).replace("UNLABELLED", str(unlabelled))
+              .replace("STEPS", str(steps)))
+    return run_swapped(script, news_hub(articles, headlines))
+
+
+def test_the_setfit_distillation_guide_runs_with_the_import_changed(bbc_news_articles,
+                                                                     tiny_backbone):
+    ns = run_distillation_guide(bbc_news_articles, tiny_backbone, tiny_backbone, 60, 20,
+                                headlines=True)
+    student, teacher = ns["student_model"], ns["teacher_model"]
+    assert set(ns["distillation_metrics"]) == {"accuracy"}
+    texts = ns["eval_dataset"]["text"][:20]
+    # the student predicts the teacher's label ids, and learnt from the 60 texts given
+    assert student.labels is None and teacher.labels is None
+    assert set(student.predict(texts, as_numpy=True).tolist()) <= set(range(5))
+    stats = student.classifier.fit_stats_["distillation"]
+    assert stats["texts"] == 60 and stats["targets"] == "soft"
+    assert student.classifier.labels == teacher.classifier.labels
+
+
+@pytest.mark.slow
+def test_the_distilled_minilm_student_comes_close_to_its_teacher(bbc_news_articles):
+    """Teacher and student are both MiniLM here (the only small local sentence encoder): the
+    student starts afresh from the base weights and learns from 300 unlabelled articles."""
+    ns = run_distillation_guide(bbc_news_articles, "sentence-transformers/all-MiniLM-L6-v2",
+                                "sentence-transformers/all-MiniLM-L6-v2", 300, 100)
+    teacher, student = (ns["teacher_metrics"]["accuracy"],
+                        ns["distillation_metrics"]["accuracy"])
+    assert teacher > 0.85, teacher
+    assert student >= teacher - 0.05, (teacher, student)

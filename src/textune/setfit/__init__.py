@@ -2,7 +2,8 @@
 `from textune.setfit import ...` and the same script trains with textune underneath.
 
 Both API generations: setfit 1.x (`SetFitModel`, `TrainingArguments`, `Trainer`,
-`sample_dataset`) and 0.x (`SetFitTrainer(loss_class=..., num_iterations=..., ...)`).
+`DistillationTrainer`, `sample_dataset`) and 0.x (`SetFitTrainer(loss_class=...,
+num_iterations=..., ...)`).
 `num_iterations`, `num_epochs`, `batch_size` and `max_steps` map to textune steps with the
 same number of pairs scored (see `args.py`); metrics are computed offline; saved models are
 textune folders (safetensors + JSON). An argument textune does not honour is refused by name.
@@ -11,6 +12,7 @@ textune folders (safetensors + JSON). An argument textune does not honour is ref
 from .args import TrainingArguments
 from .data import sample_dataset
 from .model import SetFitModel
-from .trainer import SetFitTrainer, Trainer
+from .trainer import DistillationTrainer, SetFitTrainer, Trainer
 
-__all__ = ["SetFitModel", "TrainingArguments", "Trainer", "SetFitTrainer", "sample_dataset"]
+__all__ = ["SetFitModel", "TrainingArguments", "Trainer", "SetFitTrainer", "DistillationTrainer",
+           "sample_dataset"]

@@ -275,6 +275,65 @@ class SetFitTrainer(Trainer):
                          metric_kwargs=metric_kwargs, column_mapping=column_mapping)
 
 
+class DistillationTrainer(Trainer):
+    """setfit 1.x's `DistillationTrainer`: a student `SetFitModel` learns a trained teacher's
+    answers on unlabelled texts (`train_dataset` needs only a "text" column; a "label"
+    column is ignored, as setfit ignores it), by `textune.distill`: the student body trains
+    contrastively on the teacher's labels and its head on the teacher's probabilities.
+    (setfit's own recipe pairs texts by the teacher's embedding similarity and fits the head
+    on the teacher's labels; docs/benchmarks.md compares the two.) `args` set the student's
+    schedule as in `Trainer`: `max_steps`, or `num_iterations`/`num_epochs`."""
+
+    def __init__(self, teacher_model: SetFitModel, student_model: SetFitModel | None = None,
+                 args: TrainingArguments | None = None, train_dataset: Any = None,
+                 eval_dataset: Any = None, model_init: Callable[[], SetFitModel] | None = None,
+                 metric: str | Callable = "accuracy", column_mapping: dict | None = None):
+        if not isinstance(teacher_model, SetFitModel) or teacher_model.classifier is None:
+            raise ValueError("DistillationTrainer(teacher_model=...) needs a trained "
+                             "SetFitModel: train it with Trainer first, or load one with "
+                             "SetFitModel.from_pretrained(folder).")
+        super().__init__(model=student_model, args=args, eval_dataset=eval_dataset,
+                         model_init=model_init, metric=metric, column_mapping=column_mapping)
+        self.teacher_model = teacher_model
+        self.student_model = self.model
+        self.train_dataset = (None if train_dataset is None
+                              else _texts(train_dataset, column_mapping, "train_dataset"))
+
+    def train(self, args: TrainingArguments | None = None, trial: Any = None,
+              **kwargs) -> None:
+        from ..data import Examples
+        from ..distill import train_student
+
+        if trial is not None or kwargs:
+            raise ValueError("DistillationTrainer.train takes only args; hyperparameter "
+                             f"trials and keyword arguments ({sorted(kwargs) or 'trial'}) are "
+                             "not supported. Pass a TrainingArguments instead.")
+        args = args or self.args
+        if self.train_dataset is None:
+            raise ValueError("Training requires a train_dataset (the unlabelled texts) given "
+                             "to the DistillationTrainer.")
+        teacher = self.teacher_model.classifier
+        teacher.show_progress = args.show_progress_bar
+        ex = Examples(list(self.train_dataset), source="train_dataset")
+        proba = teacher.predict_proba(ex)
+        taught = [list(row) for row in teacher.decision_.indicator(proba)] \
+            if teacher.multi_label else proba.argmax(axis=1).tolist()
+        plan = args.plan(taught, teacher.multi_label)
+        log.info("textune: distilling on %d texts, %d contrastive steps of up to %d distinct "
+                 "texts", len(ex), plan.steps, plan.batch_size)
+        params = args.textune_params()
+        seed = params.pop("seed")
+        clf = train_student(teacher, ex, proba, student=self.model.model_body,
+                            method="setfit", seed=seed, steps=plan.steps,
+                            batch_size=plan.batch_size,
+                            **{k: v for k, v in params.items() if k != "show_progress"},
+                            show_progress=args.show_progress_bar)
+        self.model.classifier = clf
+        self.model.labels = self.teacher_model.labels
+        self.model.string_labels = self.teacher_model.string_labels
+        self.state.global_step = plan.steps
+
+
 # -------------------------------------------------------------------- metrics (offline)
 
 def _sk(fn_name: str, key: str, averaged: bool = False):
@@ -332,6 +391,17 @@ def _columns(data: Any, mapping: dict | None, what: str) -> tuple[list, list]:
                         "'your_label_column': 'label'}.")
     labels = [v.tolist() if hasattr(v, "tolist") else v for v in columns["label"]]
     return list(columns["text"]), labels
+
+
+def _texts(data: Any, mapping: dict | None, what: str) -> list:
+    """The "text" column of unlabelled data (a label column, if any, is not read)."""
+    if isinstance(data, dict) and "label" not in data:
+        data = {**data, "label": [None] * len(data.get("text", []))}
+    elif hasattr(data, "column_names") and "label" not in data.column_names:
+        data = {c: data[c] for c in data.column_names} | {"label": [None] * len(data)}
+    elif hasattr(data, "columns") and hasattr(data, "assign") and "label" not in data.columns:
+        data = data.assign(label=None)
+    return _columns(data, mapping, what)[0]
 
 
 def _is_multi(labels: list) -> bool:
