@@ -119,7 +119,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         `monitor` (setfit only, a `methods.setfit.Monitor`): evaluations, best-weight
         selection and checkpoints during contrastive training, as `textune.setfit` asks.
         `resume`: continue from the newest checkpoint in `checkpoint_dir` (the same settings
-        and data, else a ValueError names what differs); without one, train from the start.
+        and data, else a ValueError names what differs; `threshold` and `min_labels` may
+        change, as they only decide labels); without one, train from the start.
         """
         if monitor is not None and self.method != "setfit":
             raise ValueError(f"monitor applies to method='setfit', not {self.method!r}; "
@@ -177,7 +178,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                            minutes=self.checkpoint_minutes, keep=self.keep_checkpoints,
                            resume=resume,
                            settings={**json.loads(json.dumps(run, default=str)),
-                                     "data": ex.fingerprint()})
+                                     "data": ex.fingerprint()},
+                           # the decision is built from this run's values (`_decision`)
+                           free=frozenset(k for k in run if _KNOBS[k].decision_only))
         ck.start()
         return ck
 

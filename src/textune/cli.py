@@ -241,7 +241,9 @@ def train(
     label_columns: Optional[str] = LabelColumnsOpt,
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest complete "
                                 "checkpoint (same command otherwise; a changed setting is "
-                                "refused and named); with none, train from the start."),
+                                "refused and named, except --threshold and --min-labels, "
+                                "which only decide labels and apply to the resumed model); "
+                                "with none, train from the start."),
     quiet: bool = QuietOpt,
     as_json: bool = _json_opt(
         "train_seconds, n_train, labels, multi_label, method, model, peft, output, text_pair, "

@@ -204,6 +204,16 @@ def test_resume_refuses_other_settings_and_a_fresh_run_refuses_old_checkpoints(t
                                          r"now 5.0\)"):
         Checkpointing(tmp_path, resume=True,
                       settings={**run, "epochs": 5.0, "data": "xyz"}).start()
+    # a setting named free (one that does not affect training) may change
+    _fake_checkpoint(tmp_path / "decided", 4, {**run, "threshold": 0.5})
+    for free in (frozenset(), frozenset({"threshold"})):
+        ck = Checkpointing(tmp_path / "decided", resume=True,
+                           settings={**run, "threshold": 0.3}, free=free)
+        if free:
+            assert ck.start().name == "step-00000004"
+        else:
+            with pytest.raises(ValueError, match=r"threshold \(was 0.5, now 0.3\)"):
+                ck.start()
     with pytest.raises(ValueError, match="unfinished run.*step-00000004.*--resume"):
         Checkpointing(tmp_path, settings=run).start()
     assert Checkpointing(tmp_path / "empty", resume=True, settings=run).start() is None
@@ -285,3 +295,142 @@ def test_resumed_on_the_tiny_backbone_ends_as_the_run_that_never_stopped(method,
         np.testing.assert_array_equal(clf.predict_proba(test), expected, err_msg=f"step {k}")
         assert clf.fit_stats_.get("history") == reference.fit_stats_.get("history")
         assert not folder.exists()  # a finished run clears its checkpoints
+
+
+# ---------------------------------------------------------------- decision-only changes
+# The multi-label decision (threshold, min_labels) turns probabilities into labels after
+# training and never touches it, so `--resume` accepts a change to it and applies it to the
+# final model; every other setting still has to match.
+
+MULTI = dict(method="finetune", max_length=32, seed=3, epochs=2, batch_size=8)  # 12 steps
+MULTI_FLAGS = ["--method", "finetune", "--max-length", "32", "--seed", "3", "--epochs", "2",
+               "--batch-size", "8", "--checkpoint-every", "1"]
+NEW_DECISION = dict(threshold=0.6, min_labels=2)
+NEW_DECISION_FLAGS = ["--threshold", "0.6", "--min-labels", "2"]
+
+
+@pytest.fixture(scope="module")
+def emotion_sets(tmp_path_factory):
+    """GoEmotions' Ekman emotions as label sets (7 string labels, 6 texts each; some texts
+    carry two) in a CSV with '|' between labels, read the way `textune train --multi-label
+    --label-separator '|'` reads it; 30 dev texts to predict."""
+    import pandas as pd
+
+    from tests.conftest import shared_file
+    from textune import load_examples, sample_per_class
+
+    folder = shared_file("goemotions")
+    read = dict(header=False, text_column="0", label_column="1", multi_label=True,
+                label_names=folder / "ekman_labels.txt")
+    train = sample_per_class(load_examples(folder / "ekman_train.tsv", **read), 6, seed=0)
+    dev = load_examples(folder / "ekman_dev.tsv", **read).texts[:30]
+    path = tmp_path_factory.mktemp("emotions") / "train.csv"
+    pd.DataFrame({"text": train.texts, "label": ["|".join(y) for y in train.labels]}).to_csv(
+        path, index=False)
+    return path, load_examples(path, multi_label=True, label_separator="|"), dev
+
+
+@pytest.fixture(scope="module")
+def decided_later(emotion_sets, tiny_backbone, tmp_path_factory):
+    """A multi-label run checkpointed after every step with the default decision (threshold
+    0.5, no min_labels), and the run never stopped with NEW_DECISION, saved: what a resume
+    with the new decision must equal."""
+    _, train, _ = emotion_sets
+    folder = tmp_path_factory.mktemp("decided-later")
+    first = TextClassifier(model=tiny_backbone, **MULTI, checkpoint_dir=folder / "every",
+                           checkpoint_every=1, keep_checkpoints=1000)
+    first.clear_checkpoints_after_fit = False
+    first.fit(train)
+    reference = TextClassifier(model=tiny_backbone, **MULTI, **NEW_DECISION).fit(train)
+    return folder / "every", reference.save(folder / "reference"), reference
+
+
+def _killed_at(every: Path, step: int, folder: Path) -> Path:
+    """`folder` as a run killed after `step` leaves it: that step's checkpoint only."""
+    shutil.copytree(every / f"step-{step:08d}", folder / f"step-{step:08d}")
+    return folder
+
+
+def _assert_same_weights(path: Path, reference: Path) -> None:
+    from safetensors.numpy import load_file
+
+    files = sorted(p.relative_to(reference) for p in reference.rglob("*.safetensors"))
+    assert files and files == sorted(p.relative_to(path) for p in path.rglob("*.safetensors"))
+    for f in files:
+        a, b = load_file(str(reference / f)), load_file(str(path / f))
+        assert a.keys() == b.keys(), f
+        for k in a:
+            np.testing.assert_array_equal(b[k], a[k], err_msg=f"{f}: {k}")
+
+
+def _assert_decided_anew(model: Path, reference, dev) -> None:
+    """`model` decides with NEW_DECISION, as `reference` does, and that differs from what the
+    interrupted run's decision would have predicted."""
+    from textune.models.decision import Decision
+
+    saved = json.loads((model / "textune.json").read_text())
+    assert saved["decision"] == {"multi_label": True, "thresholds": [0.6] * 7,
+                                 "min_labels": 2}
+    clf = TextClassifier.load(model)
+    pred = clf.predict(dev)
+    np.testing.assert_array_equal(pred, reference.predict(dev))
+    assert clf.predict_labels(dev) == reference.predict_labels(dev)
+    assert (pred.sum(axis=1) >= 2).all()  # min_labels=2 applied
+    old = Decision(multi_label=True, thresholds=[0.5] * 7).indicator(clf.predict_proba(dev))
+    assert (pred != old).any()  # the change is visible, so the test can fail
+
+
+def test_resume_accepts_a_new_threshold_and_ends_as_a_run_that_had_it_all_along(
+        emotion_sets, decided_later, tiny_backbone, tmp_path, caplog):
+    _, train, dev = emotion_sets
+    every, reference_path, reference = decided_later
+    folder = _killed_at(every, 4, tmp_path / "killed")
+    with caplog.at_level("INFO", logger="textune.engine.checkpoint"):
+        clf = TextClassifier(model=tiny_backbone, **MULTI, **NEW_DECISION,
+                             checkpoint_dir=folder).fit(train, resume=True)
+    assert clf.fit_stats_["resumed_from"] == 4
+    assert "threshold (was 0.5, now 0.6)" in caplog.text
+    assert "min_labels (was 0, now 2)" in caplog.text
+    _assert_same_weights(clf.save(tmp_path / "model"), reference_path)
+    _assert_decided_anew(tmp_path / "model", reference, dev)
+
+
+def test_resume_still_refuses_a_change_that_affects_training(emotion_sets, decided_later,
+                                                            tiny_backbone, tmp_path):
+    _, train, _ = emotion_sets
+    folder = _killed_at(decided_later[0], 4, tmp_path / "killed")
+    for changed, said in [(dict(epochs=3), r"epochs \(was 2, now 3\)"),
+                          (dict(learning_rate=1e-3), r"learning_rate \(was None, now 0.001\)")]:
+        with pytest.raises(ValueError, match=said) as refused:
+            TextClassifier(model=tiny_backbone, **{**MULTI, **changed}, **NEW_DECISION,
+                           checkpoint_dir=folder).fit(train, resume=True)
+        # only what affects training is named as the difference
+        assert "(was 0.5" not in str(refused.value), refused.value
+        assert "min_labels, threshold may change" in str(refused.value), refused.value
+    assert [p.name for p in complete(folder)] == ["step-00000004"]  # untouched
+
+
+def test_train_resume_on_the_command_line_takes_a_new_threshold(emotion_sets, decided_later,
+                                                               tiny_backbone, tmp_path):
+    from typer.testing import CliRunner
+
+    from textune.cli import app
+
+    data, _, dev = emotion_sets
+    every, reference_path, reference = decided_later
+    output = tmp_path / "model"
+    _killed_at(every, 8, output.with_name("model.checkpoints"))
+    command = ["train", "--data", str(data), "--multi-label", "--label-separator", "|",
+               "--output", str(output), "--model", tiny_backbone, *MULTI_FLAGS, "--resume",
+               "-q"]
+    refused = CliRunner().invoke(app, [*command, *NEW_DECISION_FLAGS, "--learning-rate",
+                                       "1e-3"])
+    assert refused.exit_code == 2, refused.output
+    assert "learning_rate (was None, now 0.001)" in refused.stderr, refused.stderr
+    r = CliRunner().invoke(app, [*command, *NEW_DECISION_FLAGS, "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout.strip().splitlines()[-1])["thresholds"] == dict.fromkeys(
+        reference.labels, 0.6)
+    _assert_same_weights(output, reference_path)
+    _assert_decided_anew(output, reference, dev)
+    assert not output.with_name("model.checkpoints").exists()  # the run is complete

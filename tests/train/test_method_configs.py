@@ -33,6 +33,9 @@ def test_config_fields_are_estimator_parameters_with_its_defaults():
     # every parameter has a reader: a method, or the classifier itself (how multi-label
     # probabilities become labels), or the engine (checkpoints, the same for every method)
     assert set(readers()) == set(DEFAULTS) - {"method", *DECISION_PARAMS, *CHECKPOINT_PARAMS}
+    # what a resume may change (`decision_only`) is what no method reads: a knob that
+    # training reads must match its checkpoint
+    assert {k.name for k in all_knobs().values() if k.decision_only} == set(DECISION_PARAMS)
 
 
 def _refused(label, cfg):

@@ -56,6 +56,9 @@ class Checkpointing:
 
     `settings` are what must match for a checkpoint to be resumed (the method's parameters,
     a hash of the training rows); a difference is refused with the names of what changed.
+    Those named in `free` are recorded too, but a resume may change them (they do not affect
+    training, e.g. the multi-label decision; the caller applies the new values): a change is
+    logged, not refused.
     """
 
     dir: Path
@@ -64,6 +67,7 @@ class Checkpointing:
     keep: int = 2                   # newest checkpoints kept
     resume: bool = False
     settings: dict = field(default_factory=dict)
+    free: frozenset = frozenset()   # names in `settings` a resume may change
     interrupted: int | None = field(default=None, init=False)  # the signal received
     _last: float = field(default_factory=time.monotonic, init=False)
 
@@ -88,12 +92,18 @@ class Checkpointing:
                 "over.")
         saved = json.loads((newest / "state.json").read_text())["settings"]
         # a setting the saved run did not record (an older textune) is not a difference
-        changed = [f"{k} (was {saved[k]!r}, now {v!r})"
-                   for k, v in sorted(self.settings.items()) if k in saved and saved[k] != v]
-        if changed:
+        changed = {k: f"{k} (was {saved[k]!r}, now {v!r})"
+                   for k, v in sorted(self.settings.items()) if k in saved and saved[k] != v}
+        refused = [why for k, why in changed.items() if k not in self.free]
+        if refused:
+            may = (f" ({', '.join(sorted(self.free))} may change: they do not affect "
+                   "training)" if self.free else "")
             raise ValueError(f"{newest} was written by a run with different settings: "
-                             f"{'; '.join(changed)}. Resume with the same settings, or "
-                             "remove the folder to start over.")
+                             f"{'; '.join(refused)}. Resume with the same settings{may}, "
+                             "or remove the folder to start over.")
+        if changed:
+            log.info("resuming with changed settings that do not affect training, applied to "
+                     "the final model: %s", "; ".join(changed.values()))
         return newest
 
     def due(self, step: int) -> bool:

@@ -36,7 +36,8 @@ Check = Callable[[Any], "str | None"]  # None: fine; else what the value must be
 def knob(default: Any, help: str, *, doc: str | None = None,  # noqa: A002 - the CLI's word
          example: str | None = None, flag: str | None = None,
          parse: Callable[[str], Any] | None = None, check: Check | None = None,
-         cli: bool | Mapping[str, Any] = True, old_flags: tuple[str, ...] = ()) -> Any:
+         cli: bool | Mapping[str, Any] = True, old_flags: tuple[str, ...] = (),
+         decision_only: bool = False) -> Any:
     """A config field, and all that is said about it anywhere.
 
     - help: the one-line help `textune methods` shows.
@@ -54,10 +55,14 @@ def knob(default: Any, help: str, *, doc: str | None = None,  # noqa: A002 - the
       config's `__post_init__` ("freeze_layers must be 0 or more, not -1.").
     - cli: False keeps it off `textune train` (Python only); a mapping gives the CLI option
       extra settings (e.g. {"min": 1}).
+    - decision_only: it changes how a trained model turns probabilities into labels, never
+      what training does, so resuming a run (--resume) may change it: the resumed run ends
+      with the same weights as one trained with the new value from the start.
     """
     return field(default=default, metadata={
         "help": help, "doc": doc, "example": example, "flag": flag, "parse": parse,
-        "check": check, "cli": cli, "old_flags": tuple(old_flags)})
+        "check": check, "cli": cli, "old_flags": tuple(old_flags),
+        "decision_only": decision_only})
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class Knob:
     check: Check | None
     owner: type  # the config class that declares it
     old_flags: tuple[str, ...] = ()  # earlier spellings of `flag`: hidden, warn when used
+    decision_only: bool = False  # decides labels, does not train: a resume may change it
 
     def problem(self, value: Any) -> str | None:
         """What is wrong with `value` ("must be ..."), or None."""
@@ -110,7 +116,8 @@ def describe(config_cls: type) -> list[Knob]:
             flag=(m.get("flag") or "--" + f.name.replace("_", "-")) if cli else None,
             cli_options=dict(cli) if isinstance(cli, Mapping) else {},
             parse=m.get("parse"), check=m.get("check"), owner=owner,
-            old_flags=tuple(m.get("old_flags", ())) if cli else ()))
+            old_flags=tuple(m.get("old_flags", ())) if cli else (),
+            decision_only=bool(m.get("decision_only", False))))
     return out
 
 
@@ -240,13 +247,16 @@ class DecisionConfig(Knobs):
         doc="Multi-label data (label sets): predict every label whose probability reaches "
         "this, or 'tune': each label's threshold maximising its F1 on held-out rows "
         "(out-of-fold heads for setfit/probe, the validation split for finetune/peft). "
-        "Single-label models take the top class and refuse it.",
-        example="--threshold tune", parse=parse_threshold, check=threshold_problem)
+        "Single-label models take the top class and refuse it. Resuming (--resume) may "
+        "change it.",
+        example="--threshold tune", parse=parse_threshold, check=threshold_problem,
+        decision_only=True)
     min_labels: int = knob(
         0, "multi-label: predict at least this many labels per text",
         doc="Multi-label data: predict at least this many labels per text (the most probable "
-        "ones when too few reach --threshold). Single-label models refuse it.",
-        example="--min-labels 1")
+        "ones when too few reach --threshold). Single-label models refuse it. Resuming "
+        "(--resume) may change it.",
+        example="--min-labels 1", decision_only=True)
 
 
 @dataclass
