@@ -32,6 +32,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any, Optional, Union
 
+from ..data import is_empty_text
 from . import hf_compat
 from .body import parse_json, read_body
 from .microbatch import ApiError, MicroBatcher
@@ -390,9 +391,10 @@ def check_texts(field: str, values: list[str]) -> None:
     """Refuse, by index, what the Python API refuses (empty text) and what no tokenizer can
     encode (lone surrogates: not Unicode text), before the text can reach a shared batch."""
     for i, text in enumerate(values):
-        if not text.strip():
-            raise ApiError(422, "empty_text", f"{field}[{i}] is empty or only whitespace; send "
-                           "text in every entry (textune never classifies empty text).")
+        if is_empty_text(text):
+            raise ApiError(422, "empty_text", f"{field}[{i}] is empty or only whitespace and "
+                           "invisible characters (such as U+200B); send text in every entry "
+                           "(textune never classifies empty text).")
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as e:
