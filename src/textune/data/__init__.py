@@ -30,10 +30,11 @@ from .inputs import coerce_inputs, from_lists, load_examples
 from .labels import align_labels, label_counts
 from .readers import csv_frames, csv_parse_error, first_line_is_data, jsonl_record, read_table
 from .stream import examples_in_chunks, read_chunks
-from .validation import from_frame, is_empty_text
+from .validation import from_frame, is_empty_text, non_empty_text_pattern
 
 __all__ = ["DataError", "Examples", "load_examples", "coerce_inputs", "from_lists",
-           "from_frame", "is_empty_text", "align_labels", "label_counts", "read_table", "read_chunks",
+           "from_frame", "is_empty_text", "non_empty_text_pattern", "align_labels",
+           "label_counts", "read_table", "read_chunks",
            "examples_in_chunks", "file_kind", "text_encoding",
            "csv_dialect", "csv_frames", "csv_parse_error", "first_line_is_data", "jsonl_record",
            "html_entities",

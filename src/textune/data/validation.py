@@ -6,7 +6,9 @@ Every input (files, DataFrames, `datasets`, Python lists, streamed chunks) passe
 
 from __future__ import annotations
 
+import functools
 import logging
+import sys
 import unicodedata
 from typing import Any, Sequence
 
@@ -93,6 +95,27 @@ def is_empty_text(text: str) -> bool:
     definition of an empty text: files, Python lists, batches, runtimes and the HTTP service
     all ask it. A text with any other character is not empty and is classified as written."""
     return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
+
+
+@functools.cache
+def non_empty_text_pattern() -> str:
+    """A regular expression that a text matches when `is_empty_text` says it is not empty
+    (one character that is neither whitespace nor Cf), for the HTTP service's OpenAPI spec.
+    Written with \\uXXXX escapes (characters beyond U+FFFF as themselves), which both Python
+    and ECMAScript read."""
+    invisible = [c for c in range(sys.maxunicode + 1)
+                 if chr(c).isspace() or unicodedata.category(chr(c)) == "Cf"]
+    runs: list[list[int]] = []
+    for c in invisible:
+        if runs and c == runs[-1][1] + 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+
+    def char(c: int) -> str:
+        return f"\\u{c:04x}" if c <= 0xFFFF else chr(c)
+
+    return "[^" + "".join(char(a) if a == b else f"{char(a)}-{char(b)}" for a, b in runs) + "]"
 
 
 _TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no"}
