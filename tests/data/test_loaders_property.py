@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import unicodedata
 
 import pandas as pd
 import pytest
@@ -71,10 +72,16 @@ def assert_reads_back(path, table, **kw):
     assert_examples(path, table, **kw)
 
 
+def visible(text: str) -> str:
+    """What is left of a text without whitespace and format (Cf) characters: empty means
+    the text is refused."""
+    return "".join(c for c in text if unicodedata.category(c) != "Cf").strip()
+
+
 def assert_examples(path, table, **kw):
     has_label = "label" in table.columns
     texts = table["text"].tolist()
-    blank = [i for i, t in enumerate(texts) if not t.strip()]
+    blank = [i for i, t in enumerate(texts) if not visible(t)]
     try:
         ex = load_examples(path, text_column="text", require_labels=has_label,
                            label_column="label" if has_label else None, **kw)

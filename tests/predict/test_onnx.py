@@ -60,6 +60,10 @@ def test_both_runtimes_are_one_predictor(probe_model, exports, tiny_texts):
     for p in runtimes:
         with pytest.raises(DataError, match="trained on single texts; set text_pair_column"):
             predict_frame(frame, p, text_pair_column="pair")
+        with pytest.raises(DataError, match=r"texts\[1\] is empty"):  # zero-width only
+            p.predict_proba([texts[0], "\u200b\u2060 \ufeff"])
+    marked = ["\ufeff" + texts[0] + "\u200b"]  # real text: classified as written
+    assert np.abs(torch_p.predict_proba(marked) - onnx_p.predict_proba(marked)).max() <= 1e-4
 
 
 def test_fp32_parity_on_sst2(probe_model, exports, sst2_test):

@@ -69,6 +69,7 @@ def test_tei_predict_shapes(topic_server):
                 ({"inputs": []}, 422, "invalid_request"),
                 ({"inputs": [["a"], ["b", "c"]]}, 422, "wrong_input_kind"),
                 ({"inputs": "  "}, 422, "empty_text"),
+                ({"inputs": [["fine"], ["\u200b \ufeff"]]}, 422, "empty_text"),
                 ({"inputs": texts[0], "raw_scores": True}, 422, "raw_scores_unsupported"),
                 ({"texts": [texts[0]]}, 422, "invalid_request")]:
             r = c.post("/predict", json=body)

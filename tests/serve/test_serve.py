@@ -108,6 +108,7 @@ def test_bad_requests_are_clear_4xx(client, body, status, code):
     ({"texts": ["fine", "also fine", "", "ok"]}, "texts[2]"),
     ({"texts": ["fine", " \t\n "]}, "texts[1]"),
     ({"texts": ["\u3000\u00a0"]}, "texts[0]"),  # unicode spaces, as str.strip sees them
+    ({"texts": ["fine", "\u200b\u2060\ufeff"]}, "texts[1]"),  # zero-width: empty too
     ({"texts": ["a", "b"], "text_pairs": ["c", "  "]}, "text_pairs[1]"),
 ])
 def test_empty_texts_are_refused_like_the_python_api(client, body, where):

@@ -10,7 +10,8 @@ One job per module, each importing only the ones listed before it (nothing outsi
 - `labels`: labels as the user wrote them, matched to a model's classes (multi-label goes here).
 - `examples`: `Examples`, the validated texts, pairs and labels.
 - `columns`: which column is the text, the second text, the label.
-- `validation`: `from_frame`, a frame of strings into `Examples`.
+- `validation`: `from_frame`, a frame of strings into `Examples`; `is_empty_text`, the one
+  definition of an empty text.
 - `dialect`: a file's format, encoding, CSV delimiter/quoting/line ends, HTML entities.
 - `readers`: CSV/TSV, JSON Lines, JSON and Parquet files into frames.
 - `stream`: the same files in chunks of rows, validated, for streamed prediction.
@@ -29,10 +30,11 @@ from .inputs import coerce_inputs, from_lists, load_examples
 from .labels import align_labels, label_counts
 from .readers import csv_frames, csv_parse_error, first_line_is_data, jsonl_record, read_table
 from .stream import examples_in_chunks, read_chunks
-from .validation import from_frame
+from .validation import from_frame, is_empty_text, non_empty_text_pattern
 
 __all__ = ["DataError", "Examples", "load_examples", "coerce_inputs", "from_lists",
-           "from_frame", "align_labels", "label_counts", "read_table", "read_chunks",
+           "from_frame", "is_empty_text", "non_empty_text_pattern", "align_labels",
+           "label_counts", "read_table", "read_chunks",
            "examples_in_chunks", "file_kind", "text_encoding",
            "csv_dialect", "csv_frames", "csv_parse_error", "first_line_is_data", "jsonl_record",
            "html_entities",

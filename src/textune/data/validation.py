@@ -6,7 +6,10 @@ Every input (files, DataFrames, `datasets`, Python lists, streamed chunks) passe
 
 from __future__ import annotations
 
+import functools
 import logging
+import sys
+import unicodedata
 from typing import Any, Sequence
 
 import pandas as pd
@@ -85,6 +88,36 @@ def from_frame(df: pd.DataFrame, name: str, *, first_line: int | None,
     return ex
 
 
+def is_empty_text(text: str) -> bool:
+    """True when a text holds nothing to classify: only whitespace and invisible format
+    characters (Unicode category Cf: zero-width space U+200B, word joiner U+2060, BOM U+FEFF,
+    ...), which a model would otherwise label as confidently as real text. The one
+    definition of an empty text: files, Python lists, batches, runtimes and the HTTP service
+    all ask it. A text with any other character is not empty and is classified as written."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
+
+
+@functools.cache
+def non_empty_text_pattern() -> str:
+    """A regular expression that a text matches when `is_empty_text` says it is not empty
+    (one character that is neither whitespace nor Cf), for the HTTP service's OpenAPI spec.
+    Written with \\uXXXX escapes (characters beyond U+FFFF as themselves), which both Python
+    and ECMAScript read."""
+    invisible = [c for c in range(sys.maxunicode + 1)
+                 if chr(c).isspace() or unicodedata.category(chr(c)) == "Cf"]
+    runs: list[list[int]] = []
+    for c in invisible:
+        if runs and c == runs[-1][1] + 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+
+    def char(c: int) -> str:
+        return f"\\u{c:04x}" if c <= 0xFFFF else chr(c)
+
+    return "[^" + "".join(char(a) if a == b else f"{char(a)}-{char(b)}" for a, b in runs) + "]"
+
+
 _TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no"}
 
 
@@ -120,8 +153,9 @@ def _text_values(col: pd.Series, col_name: str, ex: Examples) -> list[str]:
         raise DataError(f"{ex.source}: column '{col_name}' must hold text, but {_rows(ex, not_str)}"
                         f" hold(s) other values (e.g. {v!r}, a {type(v).__name__}). Convert them "
                         "to strings or fix the column choice.")
-    empty = [i for i, v in enumerate(values) if _missing(v) or not v.strip()]
+    empty = [i for i, v in enumerate(values) if _missing(v) or is_empty_text(v)]
     if empty:
-        raise DataError(f"{ex.source}: column '{col_name}' is empty in {_rows(ex, empty)}. "
+        raise DataError(f"{ex.source}: column '{col_name}' is empty in {_rows(ex, empty)} "
+                        "(nothing but whitespace or invisible characters such as U+200B). "
                         "Fill in or remove those rows (textune never drops rows silently).")
     return values

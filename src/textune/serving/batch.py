@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import DataError, examples_in_chunks, read_chunks  # noqa: F401 - 0.3 names
+from ..data import is_empty_text
 from .predictor import BACKENDS, Predictor, check_input_kind, model_card  # noqa: F401
 from .torch_runtime import TorchPredictor  # noqa: F401 - its 0.3 import path
 
@@ -119,14 +120,14 @@ def _column(df: pd.DataFrame, name: str) -> list[str]:
     if name not in df.columns:
         raise DataError(f"batch has no column '{name}'; columns are {list(df.columns)}.")
     values = df[name].tolist()
-    bad = [i for i, v in enumerate(values) if not isinstance(v, str) or not v.strip()]
+    bad = [i for i, v in enumerate(values) if not isinstance(v, str) or is_empty_text(v)]
     if bad:
         index = df.index.tolist()
         where = ", ".join(f"row {i + 1} (index {index[i]!r}: {values[i]!r})" for i in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
         raise DataError(f"batch column '{name}' holds no text in {where}{more}; every row "
-                        "needs a non-empty string (missing values are not classified). Fill "
-                        "in or drop those rows.")
+                        "needs text beyond whitespace and invisible characters such as U+200B "
+                        "(missing values are not classified). Fill in or drop those rows.")
     return values
 
 

@@ -32,7 +32,8 @@ def inference_api_inputs(payload: Any) -> tuple[list[str], int | None, str | Non
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
         raise ApiError(422, "invalid_request", "'inputs' must be a string or a list of "
                        "strings.")
-    params = payload.get("parameters") or {}
+    params = payload.get("parameters")
+    params = {} if params is None else params
     if not isinstance(params, dict):
         raise ApiError(422, "invalid_request", "'parameters' must be an object.")
     unknown = sorted(set(params) - {"top_k", "function_to_apply"})
@@ -53,9 +54,12 @@ def tei_inputs(payload: Any) -> tuple[list[str], list[str] | None, bool]:
     if not isinstance(payload, dict) or "inputs" not in payload:
         raise ApiError(422, "invalid_request", 'send {"inputs": "text"}, {"inputs": ["text", '
                        '"pair"]} or {"inputs": [["t1"], ["t2"]]} (the TEI /predict request).')
-    if payload.get("raw_scores"):
+    raw = payload.get("raw_scores")
+    if raw is True:
         raise ApiError(422, "raw_scores_unsupported", "raw_scores is not served: textune "
                        "answers probabilities. Leave raw_scores false.")
+    if raw is not None and raw is not False:
+        raise ApiError(422, "invalid_request", f"raw_scores must be false, not {raw!r}.")
     inputs = payload["inputs"]
     if isinstance(inputs, str):
         return [inputs], None, False

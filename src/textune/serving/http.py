@@ -17,7 +17,11 @@
 - The queue admits only what the measured throughput can finish within `max_queue_seconds`
   (capped by `max_queued_texts`); beyond that a fast 503 with `Retry-After`, never a timeout.
 - Optional API key (`Authorization: Bearer KEY` or `X-API-Key: KEY`), compared in constant time;
-  it guards everything but `/healthz`, including `/docs`, `/redoc` and `/openapi.json`.
+  it guards everything but `/healthz` and the page, including `/docs`, `/redoc` and
+  `/openapi.json`.
+- An undeclared method gets 405 with `Allow` naming exactly the path's methods, before any
+  key check; the spec documents every body with this server's limits, so an OpenAPI fuzzer
+  (schemathesis, in the slow tests) finds nothing.
 
 `create_app` composes named pieces: a `Service` (predictor, limits, key, batcher; the key,
 body and scoring steps) and one `add_..._routes` function per group of routes; the body is
@@ -32,6 +36,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any, Optional, Union
 
+from ..data import is_empty_text, non_empty_text_pattern
 from . import hf_compat
 from .body import parse_json, read_body
 from .microbatch import ApiError, MicroBatcher
@@ -41,6 +46,7 @@ from .predictor import check_input_kind
 log = logging.getLogger(__name__)
 
 API_KEY_ENV = "TEXTUNE_API_KEY"
+PUBLIC = {("/healthz", "get"), ("/", "get")}  # what answers without the key
 
 
 @dataclass
@@ -104,15 +110,18 @@ class Service:
         """Nothing without a key; else the key from either header, compared in constant time."""
         if self.key is None:
             return
-        given = request.headers.get("x-api-key")
-        auth = request.headers.get("authorization", "")
-        if given is None and auth.lower().startswith("bearer "):
-            given = auth[7:].strip()
-        if given is None:
+        given = []
+        if "x-api-key" in request.headers:
+            given.append(request.headers["x-api-key"])
+        auth = request.headers.get("authorization")
+        if auth is not None:  # any Authorization header is a credential, and must be the key
+            given.append(auth[7:].strip() if auth.lower().startswith("bearer ") else "")
+        if not given:
             raise ApiError(401, "missing_api_key", "this server needs an API key: send "
                            "'Authorization: Bearer KEY' or 'X-API-Key: KEY'.",
                            headers={"WWW-Authenticate": "Bearer"})
-        if not hmac.compare_digest(given.encode("utf-8"), self.key):
+        # every credential sent must be the key: a wrong one beside a right one is refused
+        if not all([hmac.compare_digest(g.encode("utf-8"), self.key) for g in given]):
             raise ApiError(401, "invalid_api_key", "the API key is not valid.",
                            headers={"WWW-Authenticate": "Bearer"})
 
@@ -201,7 +210,9 @@ def add_error_handlers(app) -> None:
         return _error(e.status, e.code, e.message, e.headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_req, e):
+    async def _http_error(request, e):
+        if e.status_code == 405:
+            return _method_not_allowed(app, request)
         return _error(e.status_code, "http_error", str(e.detail), getattr(e, "headers", None))
 
     @app.exception_handler(RequestValidationError)
@@ -212,6 +223,22 @@ def add_error_handlers(app) -> None:
     async def _unexpected(_req, _e):  # the traceback is still logged by the server
         return _error(500, "internal_error", "the server failed on this request; the server "
                       "log has the details.")
+
+
+def _method_not_allowed(app, request):
+    """405 with `Allow` listing every method some route declares for this path. Starlette's
+    own names only the first matching route's methods (`GET` for `/`, which POST answers
+    too). Routing runs before any route checks the key, so 405 comes before 401."""
+    from starlette.routing import Match
+
+    scope = {**request.scope, "method": "GET"}
+    allowed = set()
+    for route in app.router.routes:
+        if route.matches(scope)[0] != Match.NONE and getattr(route, "methods", None):
+            allowed |= route.methods
+    allow = ", ".join(sorted(allowed))
+    return _error(405, "method_not_allowed", f"{request.method} is not served at "
+                  f"{request.url.path}; it answers {allow}.", {"Allow": allow})
 
 
 def add_docs_routes(app, svc: Service) -> None:
@@ -243,7 +270,8 @@ def add_status_routes(app, svc: Service, errors: dict) -> None:
 
     from .. import __version__
 
-    @app.get("/", include_in_schema=False)
+    @app.get("/", summary="A page to try the model in a browser (public: it holds no model "
+             "data; the key, if any, is typed into it)", response_class=HTMLResponse)
     async def try_page():  # public like /healthz: the page holds no model data itself
         return HTMLResponse(PAGE)
 
@@ -275,7 +303,7 @@ def add_classify_route(app, svc: Service, errors: dict) -> None:
     @app.post("/v1/classify", summary="Classify a batch of texts or text pairs",
               response_model=list[_prediction(svc)], responses=errors,
               openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/json": {"schema": request_model.model_json_schema()}}}})
+                  "application/json": {"schema": _classify_schema(request_model, svc)}}}})
     async def classify(request: Request):
         payload = await svc.read_json(request, '{"texts": ["..."]}')
         try:
@@ -297,7 +325,8 @@ def add_hf_routes(app, svc: Service, errors: dict) -> None:
     @app.post("/", summary="Hugging Face Inference API text classification "
               "(huggingface_hub.InferenceClient)", responses=errors,
               openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/json": {"example": {"inputs": "a wonderful film",
+                  "application/json": {"schema": _inference_api_schema(svc),
+                                       "example": {"inputs": "a wonderful film",
                                                    "parameters": {"top_k": 2}}}}}})
     async def hf_text_classification(request: Request):
         payload = await svc.read_json(request, '{"inputs": "..."}')
@@ -311,7 +340,8 @@ def add_hf_routes(app, svc: Service, errors: dict) -> None:
     @app.post("/predict", summary="Text Embeddings Inference /predict (every label's score, "
               "best first)", responses=errors,
               openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/json": {"example": {"inputs": "a wonderful film"}}}}})
+                  "application/json": {"schema": _tei_schema(svc),
+                                       "example": {"inputs": "a wonderful film"}}}}})
     async def tei_predict(request: Request):
         payload = await svc.read_json(request, '{"inputs": "..."}')
         texts, pairs, is_batch = hf_compat.tei_inputs(payload)
@@ -320,6 +350,61 @@ def add_hf_routes(app, svc: Service, errors: dict) -> None:
             '[text, pair] inputs ([["t1", "p1"], ["t2", "p2"]] for a batch)'))
         answers = [hf_compat.ranked(row, svc.str_labels) for row in proba.tolist()]
         return JSONResponse(answers if is_batch else answers[0])
+
+
+def _text_schema(limits: Limits) -> dict:
+    """One text as the spec documents it: what `Service.score` accepts (at most `max_chars`
+    characters, not empty by `data.is_empty_text`), so a fuzzer's valid texts are valid."""
+    return {"type": "string", "minLength": 1, "maxLength": limits.max_chars,
+            "pattern": non_empty_text_pattern(),
+            "description": f"At most {limits.max_chars} characters, and more than whitespace "
+                           "and invisible (Unicode Cf) characters."}
+
+
+def _texts_schema(limits: Limits, item: dict) -> dict:
+    return {"type": "array", "items": item, "minItems": 1, "maxItems": limits.max_texts}
+
+
+def _classify_schema(request_model, svc: Service) -> dict:
+    """The /v1/classify body with the limits and the model's input kind: `text_pairs` is
+    required for a pair model and absent (or null) otherwise. Validation itself stays in
+    `Service.score`, whose error codes are the contract."""
+    schema = request_model.model_json_schema()
+    text = _text_schema(svc.limits)
+    props = schema["properties"]
+    props["texts"].update(_texts_schema(svc.limits, text))
+    if svc.predictor.is_pair_:
+        props["text_pairs"] = {**_texts_schema(svc.limits, text),
+                               "description": "Second texts, one per text."}
+        schema["required"] = ["texts", "text_pairs"]
+    else:
+        props["text_pairs"] = {"type": "null", "description": "Only for models trained on "
+                               "text pairs; this one reads single texts."}
+    return schema
+
+
+def _inference_api_schema(svc: Service) -> dict:
+    """`POST /`: `inputs` one text or a list; `top_k` and this model's own function."""
+    text = _text_schema(svc.limits)
+    own = "sigmoid" if svc.decision.multi_label else "softmax"
+    return {"type": "object", "required": ["inputs"], "properties": {
+        "inputs": {"anyOf": [text, _texts_schema(svc.limits, text)]},
+        "parameters": {"type": ["object", "null"], "additionalProperties": False,
+                       "properties": {"top_k": {"type": ["integer", "null"], "minimum": 1},
+                                      "function_to_apply": {"enum": [own, None]}}}}}
+
+
+def _tei_schema(svc: Service) -> dict:
+    """`POST /predict`: a text or a batch of [text] for a single-text model; a pair
+    [text, pair] or a batch of them for a pair model."""
+    text = _text_schema(svc.limits)
+    width = 2 if svc.predictor.is_pair_ else 1
+    row = {"type": "array", "items": text, "minItems": width, "maxItems": width}
+    one = row if width == 2 else text
+    return {"type": "object", "required": ["inputs"], "properties": {
+        "inputs": {"anyOf": [one, _texts_schema(svc.limits, row)]},
+        "raw_scores": {"enum": [False, None],
+                       "description": "Only false: the scores are probabilities."}}}
 
 
 def _classify_request(limits: Limits):
@@ -390,9 +475,10 @@ def check_texts(field: str, values: list[str]) -> None:
     """Refuse, by index, what the Python API refuses (empty text) and what no tokenizer can
     encode (lone surrogates: not Unicode text), before the text can reach a shared batch."""
     for i, text in enumerate(values):
-        if not text.strip():
-            raise ApiError(422, "empty_text", f"{field}[{i}] is empty or only whitespace; send "
-                           "text in every entry (textune never classifies empty text).")
+        if is_empty_text(text):
+            raise ApiError(422, "empty_text", f"{field}[{i}] is empty or only whitespace and "
+                           "invisible characters (such as U+200B); send text in every entry "
+                           "(textune never classifies empty text).")
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as e:
@@ -409,10 +495,9 @@ def _declare_api_key(spec: dict) -> None:
     schemes["apiKeyHeader"] = {"type": "apiKey", "in": "header", "name": "X-API-Key",
                                "description": "X-API-Key: KEY"}
     for path, ops in spec.get("paths", {}).items():
-        if path == "/healthz":
-            continue
-        for op in ops.values():
-            op["security"] = [{"bearerAuth": []}, {"apiKeyHeader": []}]  # either one
+        for method, op in ops.items():
+            if (path, method) not in PUBLIC:
+                op["security"] = [{"bearerAuth": []}, {"apiKeyHeader": []}]  # either one
 
 
 def _warm_up_texts(max_chars: int, n: int) -> list[str]:

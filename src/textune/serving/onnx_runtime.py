@@ -24,7 +24,7 @@ import numpy as np
 from ..artifact import selfcheck
 from ..models.decision import Decision
 from ..models.heads import LogisticHead, mean_by_owner, probabilities
-from .predictor import model_card
+from .predictor import check_texts, model_card
 
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
@@ -147,6 +147,7 @@ class OnnxClassifier:
         return self.classes_[proba.argmax(axis=1)]
 
     def _run(self, texts, pairs, batch_size, max_tokens):
+        check_texts(texts, pairs)
         n = len(texts)
         k = len(self.labels)
         if n == 0:

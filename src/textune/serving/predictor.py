@@ -3,8 +3,9 @@
 `Predictor` is the protocol that `torch_runtime.TorchPredictor` and
 `onnx_runtime.OnnxClassifier` implement, and the only thing `batch`, `ray_predict` and `http`
 use; `check_input_kind` is the one place that refuses pairs for a single-text model and the
-other way round; `model_card` is the part of `info` both runtimes share. Nothing here loads a
-model, so the runtimes depend on this module and never on each other.
+other way round; `check_texts` refuses empty texts in runtimes called directly; `model_card`
+is the part of `info` both runtimes share. Nothing here loads a model, so the runtimes
+depend on this module and never on each other.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from ..data import DataError
+from ..data import DataError, is_empty_text
 
 BACKENDS = ("torch", "onnx")
 
@@ -46,6 +47,18 @@ def check_input_kind(predictor: Predictor, has_pairs: bool, fix: str,
     if bool(has_pairs) != bool(predictor.is_pair_):
         kind = "text pairs" if predictor.is_pair_ else "single texts"
         raise error(f"this model was trained on {kind}; {fix}")
+
+
+def check_texts(texts: Sequence[str], pairs: Sequence[str] | None = None) -> None:
+    """Refuse empty texts (`data.is_empty_text`: whitespace and invisible characters only)
+    by index, as every reader and the HTTP service do, so a runtime called directly never
+    gives them a confident label."""
+    for field, values in (("texts", texts), ("text_pairs", pairs or ())):
+        empty = [i for i, t in enumerate(values) if is_empty_text(t)]
+        if empty:
+            raise DataError(f"{field}[{empty[0]}] is empty (nothing but whitespace or invisible "
+                            f"characters such as U+200B; {len(empty)} such text(s) in all); "
+                            "textune never classifies empty text. Fill in or drop them.")
 
 
 def model_card(train: dict, created: str | None) -> dict:

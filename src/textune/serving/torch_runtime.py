@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .predictor import model_card
+from .predictor import check_texts, model_card
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class TorchPredictor:
 
     def predict_proba(self, texts: Sequence[str], pairs: Sequence[str] | None = None, *,
                       batch_size: int = 64, max_tokens: int = 8192) -> np.ndarray:
+        check_texts(texts, pairs)
         kw = {"bf16": self.bf16} if self.clf.kind == "embedding" else {}
         return self.clf.model_.predict_proba(list(texts), None if pairs is None else list(pairs),
                                              batch_size=batch_size, max_tokens=max_tokens, **kw)
