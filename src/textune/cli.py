@@ -574,7 +574,8 @@ def predict(
     no_header: bool = NoHeaderOpt,
     engine: str = typer.Option("local", "--engine", help="local: this process, one file. "
                                "ray: a Ray cluster, one model per actor, many files; "
-                               "resumable (a rerun skips input files whose part is complete). "
+                               "resumable (a rerun skips input files whose part is complete, "
+                               "after checking they are unchanged; see --restart). "
                                "Needs pip install 'textune[ray]'. Example: --engine ray"),
     address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the cluster "
                                           "to use. Default: $RAY_ADDRESS or the one `ray "
@@ -594,6 +595,11 @@ def predict(
         "label, proba_<label>) or jsonl (row, label, probabilities). Example: "
         "--output-format jsonl"),
     fmt: Optional[str] = _renamed("--format", "--output-format"),
+    restart: bool = typer.Option(False, "--restart", help="--engine ray: delete the parts "
+                                 "and manifest a previous run wrote in --output (nothing "
+                                 "else) and predict every input again, instead of resuming. "
+                                 "A resume whose inputs, model or format changed is refused "
+                                 "and names what changed. Example: --restart"),
     quiet: bool = QuietOpt,
     as_json: bool = _json_opt(
         "n, output, backend, engine, seconds, texts_per_second; with --engine ray also "
@@ -630,8 +636,8 @@ def predict(
                              "jsonl."))
         _predict_ray(model_dir, data, output, backend=backend, address=address, actors=actors,
                      batch_size=rows_per_batch, fmt=output_format or "parquet",
-                     chunk_size=chunk_size, progress=progress, as_json=as_json, note=note,
-                     **reading)
+                     chunk_size=chunk_size, progress=progress, restart=restart,
+                     as_json=as_json, note=note, **reading)
         return
     if engine != "local":
         _fail(ValueError(f"unknown --engine '{engine}'; choose local or ray."))
@@ -639,7 +645,8 @@ def predict(
                                         ("--actors", actors is not None),
                                         ("--rows-per-batch", rows_per_batch != 1024),
                                         ("--output-format",
-                                         output_format not in (None, "jsonl")))
+                                         output_format not in (None, "jsonl")),
+                                        ("--restart", restart))
                 if used]
     if ray_only:
         _fail(ValueError(f"{', '.join(ray_only)}: only with --engine ray (the local engine "
