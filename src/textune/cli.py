@@ -878,6 +878,11 @@ def compare(
     label_names_file: Optional[Path] = LabelNamesFileOpt,
     allow_empty_labels: bool = AllowEmptyOpt,
     label_columns: Optional[str] = LabelColumnsOpt,
+    restart: bool = typer.Option(False, "--restart", help="Delete what a previous run wrote "
+                                 "in --output (results.jsonl, run.json, the report and plots; "
+                                 "nothing else) and run every cell again, instead of resuming. "
+                                 "Resuming with other data or settings is refused and names "
+                                 "what changed. Example: --restart"),
     quiet: bool = QuietOpt,
     as_json: bool = _json_opt("summary, recommendations, cells, failed, report_md, "
                               "report_html, plots", ".recommendations"),
@@ -921,7 +926,8 @@ def compare(
                     method_params=parse_method_options(method_option) or None,
                     templates=templates or None,
                     label_names=parse_label_names(words) or None)
-        result = _run_compare(data, eval_data, output, methods, cols, grid, progress,
+        result = _run_compare(data, eval_data, output, methods, cols,
+                              {**grid, "restart": restart}, progress,
                               _command_line("textune compare", given))
     except (DataError, BackboneError, FileNotFoundError, ValueError) as e:
         _fail(e)
@@ -991,8 +997,9 @@ def _run_compare(data: Path, eval_data: Path, output: Path, methods: str, cols: 
     except KeyboardInterrupt:  # report what finished; rerunning resumes the rest
         if (output / "results.jsonl").exists():
             write_report(output, command=command)
-            typer.echo(f"interrupted; partial report in {output}. Rerun the same command "
-                       "to resume.", err=True)
+            again = " without --restart" if grid.get("restart") else ""
+            typer.echo(f"interrupted; partial report in {output}. Rerun the same command"
+                       f"{again} to resume.", err=True)
         raise
     return write_report(output, command=command)
 
