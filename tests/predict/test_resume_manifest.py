@@ -9,7 +9,6 @@ may change between runs.
 import os
 import shutil
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
