@@ -576,7 +576,8 @@ def predict(
     no_header: bool = NoHeaderOpt,
     engine: str = typer.Option("local", "--engine", help="local: this process, one file. "
                                "ray: a Ray cluster, one model per actor, many files; "
-                               "resumable (a rerun skips input files whose part is complete). "
+                               "resumable (a rerun skips input files whose part is complete, "
+                               "after checking they are unchanged; see --restart). "
                                "Needs pip install 'textune[ray]'. Example: --engine ray"),
     address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the cluster "
                                           "to use. Default: $RAY_ADDRESS or the one `ray "
@@ -596,6 +597,11 @@ def predict(
         "label, proba_<label>) or jsonl (row, label, probabilities). Example: "
         "--output-format jsonl"),
     fmt: Optional[str] = _renamed("--format", "--output-format"),
+    restart: bool = typer.Option(False, "--restart", help="--engine ray: delete the parts "
+                                 "and manifest a previous run wrote in --output (nothing "
+                                 "else) and predict every input again, instead of resuming. "
+                                 "A resume whose inputs, model or format changed is refused "
+                                 "and names what changed. Example: --restart"),
     quiet: bool = QuietOpt,
     as_json: bool = _json_opt(
         "n, output, backend, engine, seconds, texts_per_second; with --engine ray also "
@@ -632,8 +638,8 @@ def predict(
                              "jsonl."))
         _predict_ray(model_dir, data, output, backend=backend, address=address, actors=actors,
                      batch_size=rows_per_batch, fmt=output_format or "parquet",
-                     chunk_size=chunk_size, progress=progress, as_json=as_json, note=note,
-                     **reading)
+                     chunk_size=chunk_size, progress=progress, restart=restart,
+                     as_json=as_json, note=note, **reading)
         return
     if engine != "local":
         _fail(ValueError(f"unknown --engine '{engine}'; choose local or ray."))
@@ -641,7 +647,8 @@ def predict(
                                         ("--actors", actors is not None),
                                         ("--rows-per-batch", rows_per_batch != 1024),
                                         ("--output-format",
-                                         output_format not in (None, "jsonl")))
+                                         output_format not in (None, "jsonl")),
+                                        ("--restart", restart))
                 if used]
     if ray_only:
         _fail(ValueError(f"{', '.join(ray_only)}: only with --engine ray (the local engine "
@@ -952,6 +959,11 @@ def compare(
     label_names_file: Optional[Path] = LabelNamesFileOpt,
     allow_empty_labels: bool = AllowEmptyOpt,
     label_columns: Optional[str] = LabelColumnsOpt,
+    restart: bool = typer.Option(False, "--restart", help="Delete what a previous run wrote "
+                                 "in --output (results.jsonl, run.json, the report and plots; "
+                                 "nothing else) and run every cell again, instead of resuming. "
+                                 "Resuming with other data or settings is refused and names "
+                                 "what changed. Example: --restart"),
     quiet: bool = QuietOpt,
     as_json: bool = _json_opt("summary, recommendations, cells, failed, report_md, "
                               "report_html, plots", ".recommendations"),
@@ -995,7 +1007,8 @@ def compare(
                     method_params=parse_method_options(method_option) or None,
                     templates=templates or None,
                     label_names=parse_label_names(words) or None)
-        result = _run_compare(data, eval_data, output, methods, cols, grid, progress,
+        result = _run_compare(data, eval_data, output, methods, cols,
+                              {**grid, "restart": restart}, progress,
                               _command_line("textune compare", given))
     except (DataError, BackboneError, FileNotFoundError, ValueError) as e:
         _fail(e)
@@ -1065,8 +1078,9 @@ def _run_compare(data: Path, eval_data: Path, output: Path, methods: str, cols: 
     except KeyboardInterrupt:  # report what finished; rerunning resumes the rest
         if (output / "results.jsonl").exists():
             write_report(output, command=command)
-            typer.echo(f"interrupted; partial report in {output}. Rerun the same command "
-                       "to resume.", err=True)
+            again = " without --restart" if grid.get("restart") else ""
+            typer.echo(f"interrupted; partial report in {output}. Rerun the same command"
+                       f"{again} to resume.", err=True)
         raise
     return write_report(output, command=command)
 

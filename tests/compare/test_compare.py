@@ -131,7 +131,9 @@ def test_interrupted_grid_resumes_without_redoing_cells(tmp_path, sst2_small):
     assert (out / "results.jsonl").read_text().splitlines() == lines
 
     r = runner.invoke(app, args[:-4] + ["--output", str(out), "--steps", "3", "-q"])
-    assert r.exit_code == 2 and "different params" in r.output  # no silent mixing
+    said = " ".join(r.output.split())
+    assert r.exit_code == 2 and "different params" in said  # no silent mixing
+    assert "params.steps: 2 -> 3" in said  # what changed, not only where
 
 
 def test_zero_shot_and_failed_cells_do_not_stop_the_grid(tmp_path, tiny_texts):
@@ -185,6 +187,39 @@ def test_zero_shot_on_text_pairs_is_refused_before_the_grid_runs(tmp_path):
     assert r.exit_code == 2 and "Drop 0 from --shots" in r.output, r.output
     assert "Traceback" not in r.output
     run_grid(ex, ex, tmp_path / "ok", methods=["probe"], shots=[2], seeds=1)  # pairs still run
+
+
+def test_resume_with_changed_data_is_refused_naming_it_and_restart_starts_over(tmp_path):
+    """Resuming a grid whose training file was edited is refused, naming the fields that
+    changed; --restart deletes only what compare wrote and runs the grid again."""
+    import pandas as pd
+
+    texts = ["the striker scored twice", "a late goal won the match", "the keeper saved it",
+             "bake the bread for an hour", "whisk the eggs with sugar", "simmer the soup",
+             "rain spreads from the west", "sunny spells this afternoon", "gales overnight"]
+    labels = ["sport"] * 3 + ["food"] * 3 + ["weather"] * 3
+    data, out = tmp_path / "train.csv", tmp_path / "cmp"
+    pd.DataFrame({"text": texts, "label": labels}).to_csv(data, index=False)
+    args = ["compare", "--data", str(data), "--eval-data", str(data), "--methods", "probe",
+            "--shots", "2", "--seeds", "0,", "--output", str(out), "--json", "-q"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    written = sorted(p.name for p in out.iterdir())
+    (out / "notes.md").write_text("mine")
+    pd.DataFrame({"text": texts + ["snow on the hills"], "label": labels + ["weather"]}) \
+        .to_csv(data, index=False)
+    r = runner.invoke(app, args)
+    said = " ".join(r.output.split())
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "different train, eval" in said and "train.rows: 9 -> 10" in said
+    assert "--restart" in said
+    assert len(read_results(out)) == 1  # nothing run, nothing deleted
+    r = runner.invoke(app, args + ["--restart"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(written + ["notes.md"])
+    (rec,) = read_results(out)  # the old cell is gone, the new one trained on 10 rows
+    assert rec["status"] == "ok" and rec["n_test"] == 10
+    assert json.loads((out / "run.json").read_text())["fingerprint"]["train"]["rows"] == 10
 
 
 # ------------------------------------------------------------------ the HTML in a browser

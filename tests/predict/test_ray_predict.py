@@ -160,6 +160,27 @@ def test_ray_options_need_the_ray_engine(probe_model, tmp_path):
     assert not (tmp_path / "out.jsonl").exists()
 
 
+@needs_ray
+def test_a_folder_of_parts_without_a_manifest_is_refused_before_ray_starts(probe_model,
+                                                                           tmp_path):
+    """Parts from textune < 0.3 (or copied in) say nothing about their inputs: refused, with
+    --restart named, and nothing deleted."""
+    src = tmp_path / "in.csv"
+    src.write_text("text\na fine film\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "part-00000-in.csv.parquet").write_text("stale")
+    res = runner.invoke(app, ["predict", str(probe_model[1]), "--data", str(src), "--output",
+                              str(out), "--engine", "ray", "-q"])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "holds 1 parts (part-00000-in.csv.parquet, ...) but no _manifest.json" in res.output
+    assert "--restart" in res.output
+    assert [p.name for p in out.iterdir()] == ["part-00000-in.csv.parquet"]
+    res = runner.invoke(app, ["predict", str(probe_model[1]), "--data", str(src), "--output",
+                              str(tmp_path / "o.jsonl"), "--restart"])
+    assert res.exit_code == 2 and "--restart: only with --engine ray" in res.output
+
+
 # ------------------------------------------------------------------------------ on Ray
 
 
@@ -182,6 +203,68 @@ def test_readme_command_matches_local_engine_and_resumes(cluster, workdir, tmp_p
     res = runner.invoke(app, shlex.split(line)[1:] + ["--json", "--quiet"])
     again = json.loads(res.output.strip().splitlines()[-1])
     assert (again["n"], again["predicted"], again["skipped"]) == (30, 0, 2)
+
+
+@needs_ray
+@pytest.mark.slow
+def test_resume_refuses_what_changed_and_restart_starts_over(cluster, workdir, tmp_path):
+    """The issue's case: b.csv + c.csv predicted, then a.csv added (it sorts first). Resuming
+    kept the 2 stale parts and added 3 renumbered ones. Now that, an edited finished input,
+    another format and another model are each refused before Ray starts, naming the change,
+    and --restart deletes only textune's files and predicts all again."""
+    from textune import TextClassifier
+
+    data, out = tmp_path / "in", tmp_path / "out"
+    data.mkdir()
+    (data / "b.csv").write_text("text\n" + "\n".join(TEXTS) + "\n")
+    (data / "c.csv").write_text("text\n" + "\n".join(MORE) + "\n")
+    model = str(workdir / "my-model")
+    args = ["predict", model, "--data", str(data), "--output", str(out), "--engine", "ray",
+            "--json", "-q"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output.strip().splitlines()[-1])["n"] == 18
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert [(Path(i["path"]).name, i["rows"]) for i in manifest["inputs"]] == [
+        ("b.csv", 12), ("c.csv", 6)]
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def refused(*extra, model=model):
+        res = runner.invoke(app, ["predict", model, *args[2:], *extra])
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        assert "--restart" in res.output
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing touched
+        return " ".join(res.output.split())  # unwrapped
+
+    (data / "a.csv").write_text("text\n" + "\n".join(MORE[:4]) + "\n")
+    assert f"input {(data / 'a.csv').resolve()} is new and sorts before a finished input" \
+        in refused()
+    (data / "a.csv").unlink()
+    c = (data / "c.csv").read_text()
+    (data / "c.csv").write_text(c + "one more line\n")
+    assert f"input {(data / 'c.csv').resolve()} (finished) changed: size" in refused()
+    (data / "c.csv").write_text(c)  # back to the same bytes, but modified since
+    assert "(finished) changed: modified since (same size" in refused()
+    os.utime(data / "c.csv", ns=(manifest["inputs"][1]["mtime_ns"],) * 2)
+    assert '--output-format: "parquet" -> "jsonl"' in refused("--output-format", "jsonl")
+    other = tmp_path / "other-model"
+    TextClassifier(method="probe").fit(TEXTS, [y for _ in range(4) for y in TOPICS][::-1]) \
+        .save(other)
+    assert "model.fingerprint: " in refused(model=str(other))
+
+    (data / "a.csv").write_text("text\n" + "\n".join(MORE[:4]) + "\n")
+    (out / "notes.txt").write_text("mine")  # not textune's: --restart leaves it
+    res = runner.invoke(app, args + ["--restart", "--output-format", "jsonl"])
+    assert res.exit_code == 0, res.output
+    assert (json.loads(res.output.strip().splitlines()[-1])["predicted"]) == 22
+    assert sorted(p.name for p in out.iterdir()) == [
+        "_manifest.json", "notes.txt", "part-00000-a.csv.jsonl", "part-00001-b.csv.jsonl",
+        "part-00002-c.csv.jsonl"]
+    got = read_parts(out, "jsonl")
+    assert got["row"].tolist() == list(range(22))  # 4 + 12 + 6, once each, no stale rows
+    want = local_rows([data / "a.csv", data / "b.csv", data / "c.csv"], workdir / "my-model",
+                      tmp_path)
+    assert_same_as_local(got, want)
 
 
 def crash_once(marker: Path, file: int, row: int):

@@ -8,7 +8,8 @@ Why this shape:
 - a cell that raises is recorded with its error and the grid goes on; such cells are retried on
   the next run (the error may have been transient), and readers keep the newest line per cell;
 - `run.json` fingerprints the data and settings, so resuming into a folder made for other data
-  is refused instead of silently mixing results.
+  is refused, naming each difference, instead of silently mixing results; `restart=True`
+  (`--restart`) deletes what an earlier run wrote there and starts over.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from ..artifact.manifest import value_changes, write_json_atomic
 from ..data import DataError, Examples, align_labels
 from ..data.sampling import sample_per_class
 from .zeroshot import templated_examples
@@ -33,6 +35,12 @@ log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.jsonl"
 RUN_FILE = "run.json"
+SHOTS_PLOT = "accuracy_vs_shots.png"
+TIME_PLOT = "accuracy_vs_train_seconds.png"
+# what a run writes in its folder: all that --restart deletes
+WRITTEN = (RESULTS_FILE, RUN_FILE, "report.md", "report.html", SHOTS_PLOT, TIME_PLOT)
+RESTART_ADVICE = ("Rerun with --restart (Python: restart=True) to delete its results and "
+                  "start over, or pass a new --output folder.")
 ALL = "all"
 Shots = int | str  # a positive count per class, 0 (zero-shot) or "all"
 
@@ -302,11 +310,21 @@ def _check_run_file(output: Path, fp: dict) -> None:
         if changed:
             raise GridMismatch(
                 f"{output} holds results of a comparison with different {', '.join(changed)} "
-                f"(see {path}). Resuming would mix them; pass a new --output folder, or delete "
-                f"{output / RESULTS_FILE} to start over.")
+                f"({'; '.join(value_changes(old, fp))}; see {path}). Resuming would mix "
+                f"them. {RESTART_ADVICE}")
     elif (output / RESULTS_FILE).exists() and read_results(output):
         raise GridMismatch(f"{output / RESULTS_FILE} exists but {path} does not, so it cannot "
-                           "be checked against this comparison; pass a new --output folder.")
+                           f"be checked against this comparison. {RESTART_ADVICE}")
+
+
+def _clear(output: Path) -> None:
+    """--restart: delete what a compare run wrote in `output` (`WRITTEN`), nothing else."""
+    gone = [output / name for name in WRITTEN if (output / name).is_file()]
+    for p in gone:
+        p.unlink()
+    if gone:
+        log.info("%s: --restart deleted %s of the previous run.", output,
+                 ", ".join(p.name for p in gone))
 
 
 # ------------------------------------------------------------------------------ one cell
@@ -390,7 +408,7 @@ def run_grid(train: Examples, test: Examples, output: str | Path, *,
              templates: Sequence[str] | None = None,
              label_names: Mapping[str, str] | None = None, progress: bool = False,
              on_cell: Callable[[dict], None] | None = None,
-             command: str | None = None) -> list[dict]:
+             command: str | None = None, restart: bool = False) -> list[dict]:
     """Run every (method, shots, seed) cell not yet finished in `output`; return all records.
 
     `params` are shared: each cell gets those its method reads (a setting no method reads is
@@ -398,6 +416,8 @@ def run_grid(train: Examples, test: Examples, output: str | Path, *,
     `{"setfit": {"steps": 40}, "lora": {"lora_r": 16}}`.
     `on_cell(record)` is called after each new cell is safely on disk (progress hooks; an
     exception raised there stops the grid, and the next call resumes after that cell).
+    Resuming a folder made with other data or settings raises `GridMismatch` naming the
+    differences; `restart=True` deletes that folder's results and report first.
     """
     from tqdm.auto import tqdm
 
@@ -416,11 +436,12 @@ def run_grid(train: Examples, test: Examples, output: str | Path, *,
     check_params(methods, params, method_params)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
+    if restart:
+        _clear(output)
     fp = _fingerprint(train, test, params, templates, label_names, method_params)
     _check_run_file(output, fp)
-    (output / RUN_FILE).write_text(json.dumps(
-        {"fingerprint": fp, "command": command, "updated": _now()}, indent=2, default=str)
-        + "\n", encoding="utf-8")
+    write_json_atomic(output / RUN_FILE, {"fingerprint": fp, "command": command,
+                                          "updated": _now()})
 
     done = {k for k, r in latest_per_cell(read_results(output)).items()
             if r.get("status") == "ok"}

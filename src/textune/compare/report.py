@@ -18,10 +18,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .grid import ALL, RUN_FILE, latest_per_cell, read_results, shots_sort_key
-
-SHOTS_PLOT = "accuracy_vs_shots.png"
-TIME_PLOT = "accuracy_vs_train_seconds.png"
+from .grid import (ALL, RUN_FILE, SHOTS_PLOT, TIME_PLOT, latest_per_cell, read_results,
+                   shots_sort_key)
 VERSIONED = ("textune", "torch", "transformers", "sentence-transformers", "scikit-learn",
              "numpy", "matplotlib")
 

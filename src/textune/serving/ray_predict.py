@@ -16,7 +16,12 @@ The pipeline is the README's Ray Data recipe with files in front and parts behin
   its part into place; a worker that dies mid-run is restarted by Ray, which retries its
   batch, and a gap or a duplicate would stop the run rather than be written.
 - Resuming: a part that exists is complete (only complete parts are renamed into place), so
-  a rerun skips its input file and reads its row count from the part.
+  a rerun skips its input file and reads its row count from the part. That is right only
+  for the same inputs, model and settings, so the folder's manifest (`MANIFEST`: each
+  input's signature, its part and row count, the format, model fingerprint and reading
+  options; `artifact.manifest`) is compared first and a difference that would leave stale
+  or misnumbered rows is refused, naming it; `restart=True` (`--restart`) deletes the
+  parts and the manifest and starts over.
 
 Ray is an optional extra (`pip install 'textune[ray]'`); nothing here imports it at module
 level.
@@ -28,6 +33,7 @@ import glob
 import json
 import logging
 import os
+import re
 import time
 from pathlib import Path
 from typing import Sequence
@@ -35,6 +41,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from ..artifact.manifest import (file_signature, model_fingerprint, resume_problems,
+                                 write_json_atomic)
 from ..data import DataError, examples_in_chunks
 from .batch import BatchPredictor, predict_frame
 from .predictor import check_input_kind
@@ -47,8 +55,16 @@ RAY_MISSING = ("--engine ray needs Ray: pip install 'textune[ray]' (Ray Data {})
                "--engine ray to predict in this process.")
 
 
+MANIFEST = "_manifest.json"  # '_': skipped when the folder is read as input (and by pyarrow)
+PART_NAME = re.compile(r"part-\d{5}-.+\.(parquet|jsonl)")
+
+
 class RayMissing(ImportError):
     """Ray is not installed; the message says how to install it."""
+
+
+class ResumeMismatch(DataError):
+    """The output folder holds parts a resumed run must not keep; the message says why."""
 
 
 def import_ray():
@@ -235,8 +251,14 @@ def ray_predict(model_dir: str | os.PathLike, data: str | os.PathLike,
                 batch_size: int = 1024, chunk_size: int = 10_000, fmt: str = "parquet",
                 text_column: str | None = None, text_pair_column: str | None = None,
                 quoting: str = "auto", unescape_html: bool = False, header: bool = True,
-                progress: bool = False, predictor_cls: type = RayPredictor) -> dict:
+                progress: bool = False, restart: bool = False,
+                predictor_cls: type = RayPredictor) -> dict:
     """Predict every row of the files `data` names into one part per file under `output`.
+
+    A rerun into the same folder resumes: finished parts are kept if the folder's manifest
+    says they came from the same inputs (and every input before them), model, format and
+    reading options; otherwise `ResumeMismatch` names each difference. `restart=True`
+    deletes the parts and manifest first (only those files) and predicts everything.
 
     Returns {"n", "predicted", "skipped", "parts", "actors", "seconds", ...}. A Ray session
     already started in this process (`ray.init`) is used as it is; otherwise `ray.init(address)`
@@ -258,15 +280,23 @@ def ray_predict(model_dir: str | os.PathLike, data: str | os.PathLike,
         raise DataError(f"{output} is a file; --engine ray writes a folder of parts "
                         "(one per input file). Pass a folder name.")
     output.mkdir(parents=True, exist_ok=True)
+    if restart:
+        _clear(output)
     for stale in output.glob(".part-*.tmp"):  # a run killed mid-part left it: redo that part
         stale.unlink()
     parts = [part_path(output, i, f, fmt) for i, f in enumerate(files)]
+    settings = {"--output-format": fmt, "--backend": backend,
+                "model": {"fingerprint": model_fingerprint(model_dir)},
+                "--text-column": text_column, "--text-pair-column": text_pair_column,
+                "--quoting": quoting, "--unescape-html": unescape_html,
+                "--no-header": not header}
+    manifest = _Manifest.checked(output, files, parts, settings, model_dir)
     done = {i: p for i, p in enumerate(parts) if p.exists()}
     pending = [i for i in range(len(files)) if i not in done]
     if done:
         log.info("%s: %d of %d parts already complete; predicting the other %d input files.",
                  output, len(done), len(files), len(pending))
-    state = _Driver(files, parts, done, fmt)
+    state = _Driver(files, parts, done, fmt, manifest)
     n_actors = 0
     if pending:
         started = not ray.is_initialized()
@@ -302,6 +332,76 @@ def ray_predict(model_dir: str | os.PathLike, data: str | os.PathLike,
             "backend": backend, "engine": "ray", "actors": n_actors,
             "seconds": round(seconds, 3),
             "texts_per_second": round(state.predicted / max(seconds, 1e-9), 1)}
+
+
+def _clear(output: Path) -> None:
+    """--restart: delete what textune wrote here (parts, their temps, the manifest), nothing
+    else."""
+    gone = [p for p in output.iterdir() if p.is_file() and (
+        PART_NAME.fullmatch(p.name) or p.name == MANIFEST
+        or (p.name.startswith(".part-") and p.name.endswith(".tmp")))]
+    for p in gone:
+        p.unlink()
+    if gone:
+        log.info("%s: --restart deleted %d files of the previous run.", output, len(gone))
+
+
+class _Manifest:
+    """The folder's `_manifest.json`: written before the first part, its row counts updated
+    as parts are finished (at most once a second, and at the end)."""
+
+    def __init__(self, path: Path, data: dict):
+        self.path, self.data, self.saved = path, data, 0.0
+
+    @classmethod
+    def checked(cls, output: Path, files: list[Path], parts: list[Path], settings: dict,
+                model_dir: Path) -> "_Manifest":
+        """This run's manifest, after refusing a folder whose parts it must not keep."""
+        path = output / MANIFEST
+        on_disk = sorted(p.name for p in output.iterdir() if PART_NAME.fullmatch(p.name))
+        new = {"textune": "predict --engine ray", "model_path": str(model_dir.resolve()),
+               "settings": settings,
+               "inputs": [{**file_signature(f), "part": p.name, "rows": None}
+                          for f, p in zip(files, parts)]}
+        if path.exists():
+            try:
+                old = json.loads(path.read_text(encoding="utf-8"))
+                problems = resume_problems(old, new, on_disk)
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                raise ResumeMismatch(f"{path} cannot be read ({type(e).__name__}: {e}), so "
+                                     f"the parts in {output} cannot be checked. "
+                                     f"{RESTART_ADVICE}") from None
+            if problems:
+                raise ResumeMismatch(
+                    f"{output} holds parts that resuming would keep, but they do not match "
+                    f"this run: {'; '.join(problems)}. {RESTART_ADVICE}")
+            rows = {i["part"]: i.get("rows") for i in old["inputs"] if i["part"] in on_disk}
+            for i in new["inputs"]:
+                i["rows"] = rows.get(i["part"])
+        elif on_disk:
+            raise ResumeMismatch(
+                f"{output} holds {len(on_disk)} parts ({on_disk[0]}, ...) but no {MANIFEST}, "
+                "so nothing says which inputs, model and format they came from (textune "
+                f"before 0.3 wrote none). {RESTART_ADVICE}")
+        manifest = cls(path, new)
+        manifest.save()
+        return manifest
+
+    def rows(self, index: int) -> int | None:
+        return self.data["inputs"][index]["rows"]
+
+    def finished(self, index: int, rows: int) -> None:
+        self.data["inputs"][index]["rows"] = rows
+        if time.monotonic() - self.saved > 1.0:
+            self.save()
+
+    def save(self) -> None:
+        write_json_atomic(self.path, self.data)
+        self.saved = time.monotonic()
+
+
+RESTART_ADVICE = ("Rerun with --restart (Python: restart=True) to delete its parts and "
+                  "predict every input again, or pass a new --output folder.")
 
 
 class _data_context:
@@ -363,8 +463,10 @@ def _pipeline(ray, model_dir: Path, files: list[Path], pending: list[int], *, ba
 class _Driver:
     """Receives predicted rows in input order; numbers them and writes the parts."""
 
-    def __init__(self, files: list[Path], parts: list[Path], done: dict[int, Path], fmt: str):
+    def __init__(self, files: list[Path], parts: list[Path], done: dict[int, Path], fmt: str,
+                 manifest: _Manifest):
         self.files, self.parts, self.done, self.fmt = files, parts, done, fmt
+        self.manifest = manifest
         self.next = 0        # the next input file to account for
         self.offset = 0      # rows in the files before it
         self.predicted = 0
@@ -394,6 +496,7 @@ class _Driver:
         self.part.write(rows)
         if bool(rows["last"].iloc[-1]):
             self.part.commit()
+            self.manifest.finished(index, self.part.n)
             self.offset += self.part.n
             self.predicted += self.part.n
             self.next = index + 1
@@ -405,12 +508,17 @@ class _Driver:
             if self.next not in self.done:
                 raise RuntimeError(f"{self.files[self.next]}: no rows arrived for it.")
             rows = part_rows(self.done[self.next], self.fmt)
+            expected = self.manifest.rows(self.next)
+            if expected is not None and len(rows) != expected:
+                raise DataError(f"{self.done[self.next]} holds {len(rows)} rows, but "
+                                f"{expected} were written to it: it was changed after the "
+                                f"run. {RESTART_ADVICE}")
+            self.manifest.finished(self.next, len(rows))
             if not np.array_equal(rows, np.arange(self.offset, self.offset + len(rows))):
                 raise DataError(
                     f"{self.done[self.next]} numbers its rows {rows[:1].tolist()}..., but "
                     f"its input file now starts at row {self.offset}: the input files "
-                    "changed since it was written. Delete the output folder (or use a new "
-                    "--output) to predict them all again.")
+                    f"changed since it was written. {RESTART_ADVICE}")
             self.offset += len(rows)
             self.next += 1
 
@@ -420,11 +528,13 @@ class _Driver:
             raise RuntimeError("the prediction stream ended before the last row of "
                                f"{self.files[self.part.index]}.")
         self._skip_done(until=len(self.files))
+        self.manifest.save()
 
     def abort(self) -> None:
         if self.part is not None:
             self.part.discard()
             self.part = None
+        self.manifest.save()  # the row counts of the parts finished before the error
 
 
 def _user_error(e: BaseException) -> BaseException:
