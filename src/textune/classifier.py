@@ -144,7 +144,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
         t0 = time.perf_counter()
         extra = {} if monitor is None else {"monitor": monitor}
-        if "checkpoint" in inspect.signature(method.fit).parameters:  # it trains on the engine
+        if method.checkpoints:  # it trains on the engine
             extra["checkpoint"] = ck
         self.model_, stats = method.fit(self.method_config_, ex, y, **extra)
         if self.threshold == "tune":

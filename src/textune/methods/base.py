@@ -40,6 +40,9 @@ class Method(Protocol):
     no_label_sets: ClassVar[str] = NO_LABEL_SETS
     # implements `held_out`, so `threshold="tune"` can pick per-label thresholds
     tunes_thresholds: ClassVar[bool] = False
+    # trains on the engine: `fit` takes `checkpoint` (an `engine.Checkpointing` or None),
+    # writes checkpoints with it and resumes from it
+    checkpoints: ClassVar[bool] = False
     # methods a backbone hands this one over to (`for_backbone`), by the label `textune
     # methods` lists them under; their configs are this method's variants
     variants: ClassVar[dict[str, type[Method]]] = {}
@@ -52,7 +55,8 @@ class Method(Protocol):
 
     def fit(self, cfg: Any, ex: Examples, y: np.ndarray) -> tuple[Any, dict]:
         """Train on `ex` with labels `y` (`ex.label_ids()`: ids 0..K-1 in `ex.classes`
-        order, or a 0/1 matrix for label sets); return (a `models/` kind, stats)."""
+        order, or a 0/1 matrix for label sets); return (a `models/` kind, stats). A method
+        with `checkpoints` also takes `checkpoint=`."""
         raise NotImplementedError
 
     def tuning_problem(self, cfg: Any, ex: Examples) -> str | None:

@@ -88,6 +88,8 @@ class Finetune(Method):
     hints = {"peft": "--method finetune trains every weight; for adapters use --method peft "
                      "--peft lora (or ia3, prefix, prompt, ptuning)."}
 
+    checkpoints = True  # trains on the engine: checkpoints and resume
+
     def fit(self, cfg: FinetuneConfig, ex: Examples, y: np.ndarray, checkpoint=None):
         return train_sequence(cfg, ex, y, checkpoint=checkpoint)
 

@@ -45,6 +45,8 @@ class LabelWords(Method):
                      "train on label sets; for multi-label data use --method setfit, probe, "
                      "finetune or peft on an encoder (--model minilm).")
 
+    checkpoints = True  # trains on the engine: checkpoints and resume
+
     def fit(self, cfg: LabelWordsConfig, ex, y: np.ndarray, checkpoint=None):
         if y.ndim == 2:  # `TextClassifier` refuses label sets first (`no_label_sets`)
             raise ValueError(self.no_label_sets)

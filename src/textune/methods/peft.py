@@ -44,6 +44,8 @@ class Peft(Method):
 
         return LabelWords if is_causal_lm(model) else cls
 
+    checkpoints = True  # trains on the engine: checkpoints and resume
+
     def fit(self, cfg: PeftConfig, ex: Examples, y: np.ndarray, checkpoint=None):
         from .finetune import train_sequence
 

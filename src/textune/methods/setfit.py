@@ -255,6 +255,7 @@ class SetFit(Method):
     config = SetFitConfig
     multi_label = True  # label sets: a one-vs-rest head
     tunes_thresholds = True  # on out-of-fold heads over the trained body (`held_out`)
+    checkpoints = True  # trains on the engine: checkpoints and resume
 
     def fit(self, cfg: SetFitConfig, ex: Examples, y: np.ndarray,
             monitor: Monitor | None = None, checkpoint=None):
