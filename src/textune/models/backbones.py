@@ -43,7 +43,11 @@ class BackboneError(ValueError):
 
 
 def resolve_backbone(name: str | Path) -> str:
-    """Return a local folder for `name` when one can be found, else the hub name itself."""
+    """Return a local folder for `name` when one can be found, else the hub name itself.
+    A static backbone (`static.py`) is refused: it is read by `Encoder.load` alone."""
+    from .static import refuse_static
+
+    refuse_static(name)
     path = Path(name).expanduser()
     if path.is_dir():
         return str(path.resolve())
