@@ -78,19 +78,17 @@ def test_static_probe_gives_the_same_answer_everywhere(tiny_static, bbc_news5, t
     assert (tmp_path / "model" / "body" / "model.safetensors").is_file()
 
 
-def test_saved_folder_needs_neither_the_cache_nor_the_base(tiny_backbone, tiny_texts,
-                                                           monkeypatch, tmp_path):
+def test_saved_folder_needs_neither_the_cache_nor_the_source(tiny_static, tiny_texts,
+                                                             tmp_path):
     """A static model folder carries its vectors and tokenizer: it predicts the same with
-    the cache deleted and the base model gone."""
-    base = shutil.copytree(tiny_backbone, tmp_path / "base")
-    monkeypatch.setenv("TEXTUNE_STATIC_CACHE", str(tmp_path / "cache"))
-    texts, labels = tiny_texts
+    the static model it was trained on gone (the slow test deletes a `static` cache)."""
+    source = shutil.copytree(tiny_static, tmp_path / "source")
+    texts, _ = tiny_texts
     labels = [("good", "bad", "meh")[i % 3] for i in range(len(texts))]
-    clf = TextClassifier(method="probe", model=f"static:{base}", seed=0).fit(texts, labels)
+    clf = TextClassifier(method="probe", model=str(source), seed=0).fit(texts, labels)
     want = clf.predict_proba(texts)
     clf.save(tmp_path / "model")
-    shutil.rmtree(tmp_path / "cache")
-    shutil.rmtree(base)
+    shutil.rmtree(source)
     again = TextClassifier.load(tmp_path / "model")
     np.testing.assert_allclose(again.predict_proba(texts), want, atol=1e-6)
 
@@ -108,6 +106,9 @@ def test_what_a_static_backbone_cannot_do(tiny_static, tiny_texts, tmp_path):
     r = CliRunner().invoke(app, ["export", str(tmp_path / "model"), "--output",
                                  str(tmp_path / "onnx")])
     assert r.exit_code != 0 and "static-embedding model has no transformer" in r.output
+
+
+FLOOR = 0.85  # measured 0.908 with seed 0 (0.900-0.910 over seeds 0-2)
 
 
 @pytest.mark.slow
@@ -131,5 +132,3 @@ def test_static_minilm_probe_on_bbc_news(bbc_news_articles, tmp_path, monkeypatc
     again = TextClassifier.load(tmp_path / "model")
     np.testing.assert_allclose(again.predict_proba(test), proba, atol=1e-6)
 
-
-FLOOR = 0.0  # measured below

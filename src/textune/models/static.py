@@ -24,6 +24,8 @@ import os
 import re
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Sequence
 
@@ -43,7 +45,7 @@ UNUSED = re.compile(r"\[unused\d+\]")  # BERT's placeholder tokens: never in tex
 # sentence-transformers' StaticEmbedding reads; model2vec's `encode` stops at 512 by default
 NO_LIMIT = 1_000_000
 WEIGHTS_FILE, TOKENIZER_FILE, CONFIG_FILE = "model.safetensors", "tokenizer.json", "config.json"
-BATCH = 4096  # texts tokenised per call
+BATCH = 1024  # texts tokenised per call (one thread's share of the work)
 
 
 def static_base(name: str | os.PathLike) -> str | None:
@@ -308,7 +310,6 @@ class StaticEncoder:
               progress: bool = False, desc: str = "encoding", **_) -> np.ndarray:
         """Embeddings as float32 numpy: each text's mean token vector, normalised. Batch
         knobs of the transformer encoder (`batch_size`, `bf16`, ...) do not apply."""
-        import torch
         from tqdm.auto import tqdm
 
         if pairs is not None:
@@ -316,11 +317,17 @@ class StaticEncoder:
                              "embedding is a mean of token vectors, which cannot relate two "
                              "texts. Use --model minilm (or mpnet) for pairs.")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        with torch.inference_mode():
-            for start in tqdm(range(0, len(texts), BATCH), disable=not progress, desc=desc,
-                              unit="batch"):
-                chunk = list(texts[start:start + BATCH])
-                out[start:start + len(chunk)] = self._embed_batch(chunk)
+        starts = range(0, len(texts), BATCH)
+        threads = min(_cores(), len(starts))
+        # the tokenizer and the lookup release the GIL: batches run on every core, even
+        # where TOKENIZERS_PARALLELISM=false (the CLI's default) keeps each call on one
+        with ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as pool:
+            run = pool.map if pool else map
+            done = run(lambda start: self._embed_batch(list(texts[start:start + BATCH])),
+                       starts)
+            for start, emb in zip(starts, tqdm(done, total=len(starts), disable=not progress,
+                                                desc=desc, unit="batch")):
+                out[start:start + len(emb)] = emb
         return out
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
@@ -337,8 +344,16 @@ class StaticEncoder:
                 flat = flat[known]
                 lengths = np.bincount(owner[known], minlength=len(rows))
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        emb = F.embedding_bag(torch.from_numpy(flat), self.vectors,
-                              torch.from_numpy(offsets), mode="mean")
+        with torch.inference_mode():
+            emb = F.embedding_bag(torch.from_numpy(flat), self.vectors,
+                                  torch.from_numpy(offsets), mode="mean")
         if self.normalize:
             emb = F.normalize(emb, dim=1, eps=1e-32)
         return emb.numpy()
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
