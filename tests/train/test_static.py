@@ -17,7 +17,8 @@ from tests.paths import assert_same_answer_everywhere
 from textune import Examples, TextClassifier
 from textune.cli import app
 from textune.models.backbones import BackboneError
-from textune.models.static import StaticEncoder, static_base, static_folder
+from textune.models.backbones import static_base
+from textune.models.static import StaticEncoder, static_folder
 
 TEXTS = ["a wonderful, moving film", "the stock market fell sharply today",
          "the striker scored twice in the second half", "", "ok"]

@@ -258,7 +258,7 @@ class SetFit(Method):
 
     def fit(self, cfg: SetFitConfig, ex: Examples, y: np.ndarray,
             monitor: Monitor | None = None, checkpoint=None):
-        from ..models.static import refuse_static
+        from ..models.backbones import refuse_static
         from .encoder_head import fit_head, load_encoder
 
         refuse_static(cfg.model, "setfit")

@@ -51,7 +51,8 @@ class Encoder:
         'static:BASE' or a static model folder) as a `StaticEncoder`, which embeds alike."""
         from sentence_transformers import SentenceTransformer
 
-        from .static import StaticEncoder, is_static
+        from .backbones import is_static
+        from .static import StaticEncoder
 
         if is_static(name):
             return StaticEncoder.load(name, max_length, long_text, stride)

@@ -31,12 +31,14 @@ from typing import Sequence
 
 import numpy as np
 
-from .backbones import DEFAULT_BACKBONE, BackboneError, cache_dir, resolve_backbone
+from .backbones import STATIC_CONFIG as CONFIG_FILE
+from .backbones import STATIC_PREFIX as PREFIX
+from .backbones import STATIC_WEIGHTS as WEIGHTS_FILE
+from .backbones import BackboneError, cache_dir, is_static_folder, resolve_backbone, static_base
 from .long_text import check_long_text
 
 log = logging.getLogger(__name__)
 
-PREFIX = "static"
 RECIPE = 1  # bump when `distil`'s output changes: cached models are then rebuilt
 PCA_DIMS = 256
 SIF_COEFFICIENT = 1e-4
@@ -44,52 +46,8 @@ UNUSED = re.compile(r"\[unused\d+\]")  # BERT's placeholder tokens: never in tex
 # tokens read per text: all of it (a mean of token vectors costs little however long), as
 # sentence-transformers' StaticEmbedding reads; model2vec's `encode` stops at 512 by default
 NO_LIMIT = 1_000_000
-WEIGHTS_FILE, TOKENIZER_FILE, CONFIG_FILE = "model.safetensors", "tokenizer.json", "config.json"
+TOKENIZER_FILE = "tokenizer.json"
 BATCH = 1024  # texts tokenised per call (one thread's share of the work)
-
-
-def static_base(name: str | os.PathLike) -> str | None:
-    """The base model a static backbone name distils from ('static' -> minilm,
-    'static:mpnet' -> mpnet), or None when `name` is not one."""
-    text = str(name)
-    if text.lower() == PREFIX:
-        return DEFAULT_BACKBONE
-    if text.lower().startswith(PREFIX + ":"):
-        base = text[len(PREFIX) + 1:]
-        if not base:
-            raise BackboneError(f"backbone '{text}' names no base model; use 'static' "
-                                "(from minilm) or e.g. 'static:mpnet'.")
-        return base
-    return None
-
-
-def is_static_folder(path: str | os.PathLike) -> bool:
-    """A folder holding a static model (model2vec's layout)."""
-    config = Path(path).expanduser() / CONFIG_FILE
-    if not config.is_file() or not (config.parent / WEIGHTS_FILE).is_file():
-        return False
-    try:
-        return json.loads(config.read_text()).get("model_type") == "model2vec"
-    except (ValueError, OSError):
-        return False
-
-
-def is_static(name: str | os.PathLike) -> bool:
-    """`name` is a static backbone: 'static', 'static:BASE' or a static model folder."""
-    return static_base(name) is not None or is_static_folder(name)
-
-
-def refuse_static(name: str | os.PathLike, method: str | None = None) -> None:
-    """Raise a `BackboneError` saying what to do when a method other than probe is asked to
-    train a static backbone (it has no transformer to fine-tune: only a head trains on it)."""
-    if is_static(name):
-        which = f"--method {method}" if method else "only --method probe"
-        raise BackboneError(f"backbone '{name}' is a static-embedding model (a mean of token "
-                            f"vectors, no transformer to train): "
-                            + (f"{which} cannot train it. Use --method probe with it, or "
-                               f"--model minilm (or mpnet) with {which}." if method else
-                               f"{which} trains on it; use --model minilm (or mpnet) for "
-                               "the other methods."))
 
 
 def static_cache() -> Path:
