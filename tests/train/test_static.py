@@ -55,8 +55,11 @@ def test_folder_is_model2vec_layout_and_embeds_as_its_recipe(tiny_static):
     got = enc.embed(TEXTS)
     assert not got[3].any()  # an empty text: a zero vector, as model2vec gives
     np.testing.assert_allclose(np.linalg.norm(got[[0, 1, 2, 4]], axis=1), 1, atol=1e-5)
-    # batching does not change a text's embedding
+    # batching does not change a text's embedding (a few texts are averaged in numpy, many
+    # in torch, over threads)
     np.testing.assert_allclose(np.stack([enc.embed([t])[0] for t in TEXTS]), got, atol=1e-6)
+    many = enc.embed(TEXTS * 500)
+    np.testing.assert_allclose(many, np.tile(got, (500, 1)), atol=1e-6)
 
 
 def test_distilled_once_into_the_cache(tiny_backbone, tiny_static, monkeypatch, tmp_path):

@@ -48,6 +48,7 @@ UNUSED = re.compile(r"\[unused\d+\]")  # BERT's placeholder tokens: never in tex
 NO_LIMIT = 1_000_000
 TOKENIZER_FILE = "tokenizer.json"
 BATCH = 1024  # texts tokenised per call (one thread's share of the work)
+SMALL = 16  # up to this many texts are averaged in numpy (`_embed_few`)
 
 
 def static_cache() -> Path:
@@ -268,8 +269,6 @@ class StaticEncoder:
               progress: bool = False, desc: str = "encoding", **_) -> np.ndarray:
         """Embeddings as float32 numpy: each text's mean token vector, normalised. Batch
         knobs of the transformer encoder (`batch_size`, `bf16`, ...) do not apply."""
-        from tqdm.auto import tqdm
-
         if pairs is not None:
             raise ValueError("a static backbone reads single texts, not text pairs: its "
                              "embedding is a mean of token vectors, which cannot relate two "
@@ -283,8 +282,11 @@ class StaticEncoder:
             run = pool.map if pool else map
             done = run(lambda start: self._embed_batch(list(texts[start:start + BATCH])),
                        starts)
-            for start, emb in zip(starts, tqdm(done, total=len(starts), disable=not progress,
-                                                desc=desc, unit="batch")):
+            if progress:
+                from tqdm.auto import tqdm
+
+                done = tqdm(done, total=len(starts), desc=desc, unit="batch")
+            for start, emb in zip(starts, done):
                 out[start:start + len(emb)] = emb
         return out
 
@@ -293,6 +295,8 @@ class StaticEncoder:
         import torch.nn.functional as F
 
         rows = [e.ids for e in self._tok.encode_batch_fast(texts, add_special_tokens=False)]
+        if len(rows) <= SMALL:
+            return self._embed_few(rows)
         lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
         flat = np.fromiter((i for r in rows for i in r), dtype=np.int64, count=lengths.sum())
         if self.unk_id is not None:  # model2vec drops unknown tokens rather than average them
@@ -308,6 +312,20 @@ class StaticEncoder:
         if self.normalize:
             emb = F.normalize(emb, dim=1, eps=1e-32)
         return emb.numpy()
+
+    def _embed_few(self, rows: list[list[int]]) -> np.ndarray:
+        """The same means in numpy, for a few texts (a served request): torch's per-call
+        overhead would be most of the time."""
+        table = self.vectors.numpy()
+        out = np.zeros((len(rows), self.dim), dtype=np.float32)
+        for i, ids in enumerate(rows):
+            if self.unk_id is not None:
+                ids = [t for t in ids if t != self.unk_id]
+            if ids:
+                out[i] = table[ids].mean(axis=0)
+        if self.normalize:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-32)
+        return out
 
 
 def _cores() -> int:
