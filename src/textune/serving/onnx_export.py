@@ -58,6 +58,10 @@ def export_onnx(model_dir: str | os.PathLike, output: str | os.PathLike, *,
             raise ExportError(f"{model_dir}: head type '{head_type}' cannot be exported to "
                               "ONNX yet (only logistic_regression heads).")
         encoder = clf.encoder_
+        if getattr(encoder, "static", False):
+            raise ExportError(f"{model_dir}: a static-embedding model has no transformer to "
+                              "export; it already predicts without one (tokenizer + token "
+                              "vectors), so predict or serve the folder itself.")
         tokenizer, max_length = encoder.tokenizer, encoder.max_length
         hf_config = getattr(getattr(encoder.model[0], "auto_model", None), "config", None)
         input_names, outputs = _input_names(tokenizer), ["probabilities", "embeddings"]
