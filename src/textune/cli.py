@@ -702,12 +702,14 @@ def distill(
     output: Path = typer.Option(..., "--output", "-o", help="Folder to save the student to "
                                 "(replaced atomically). Example: --output minilm-student"),
     student: str = typer.Option("minilm", "--student", help="The student's backbone: a name "
-                                "`textune train --model` takes (minilm, mpnet, ...) or a "
-                                "local folder. Example: --student minilm"),
-    method: str = typer.Option("setfit", "--method", help="How the student trains: setfit "
-                               "(contrastive body on the teacher's labels, head on its "
-                               "probabilities), probe (frozen body) or finetune. Example: "
-                               "--method probe"),
+                                "`textune train --model` takes (minilm, mpnet, static, "
+                                "static:mpnet, ...) or a local folder. Example: --student "
+                                "static"),
+    method: Optional[str] = typer.Option(None, "--method", help="How the student trains: "
+                                         "setfit (contrastive body on the teacher's labels, "
+                                         "head on its probabilities; the default), probe "
+                                         "(frozen body; the default for --student static) or "
+                                         "finetune. Example: --method probe"),
     max_texts: Optional[int] = typer.Option(None, "--max-texts", min=2, help="Use at most N "
                                             "texts of --data, a random sample drawn with "
                                             "--seed. Example: --max-texts 10000"),
@@ -755,7 +757,7 @@ def distill(
     except FileNotFoundError as e:
         _fail(e)
     d = clf.fit_stats_["distillation"]
-    result = {"output": str(output), "student": student, "method": method,
+    result = {"output": str(output), "student": student, "method": clf.method,
               "texts": d["texts"], "targets": d["targets"],
               "train_seconds": round(clf.train_seconds_, 3),
               "teacher_seconds": d["teacher_seconds"],
@@ -764,7 +766,7 @@ def distill(
     agree = (f", agreeing with the teacher on {d['agreement_with_teacher']:.1%} of them"
              if d["agreement_with_teacher"] is not None else "")
     _emit(result, as_json, "" if as_json else
-          f"distilled {teacher} into a {method} {student} student on {d['texts']} texts in "
+          f"distilled {teacher} into a {clf.method} {student} student on {d['texts']} texts in "
           f"{clf.train_seconds_:.1f}s{agree} -> {output}")
 
 

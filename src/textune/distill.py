@@ -38,12 +38,14 @@ TARGETS = ("soft", "hard")
 
 
 def distill(teacher: Any, data: Any, output: str | Path | None = None, *,
-            student: str = "minilm", method: str = "setfit", max_texts: int | None = None,
+            student: str = "minilm", method: str | None = None, max_texts: int | None = None,
             targets: str = "soft", seed: int = 0, show_progress: bool = True,
             reading: dict | None = None, **params: Any):
     """Train a `student`-backbone model with `method` to answer as `teacher` does on `data`.
 
-    teacher: a `TextClassifier` or the folder of a saved one. data: unlabelled texts, in any
+    teacher: a `TextClassifier` or the folder of a saved one. method: how the student
+    trains (default: setfit; probe for a static student, whose only trainable part is the
+    head). data: unlabelled texts, in any
     form `predict` takes (a CSV/TSV/JSONL/Parquet path, a DataFrame, a list of texts or of
     (text, text_pair) tuples); a label column in it is ignored. max_texts: use at most this
     many rows, a random sample drawn with `seed`. targets: "soft" refits the student's head
@@ -82,11 +84,15 @@ def distill(teacher: Any, data: Any, output: str | Path | None = None, *,
 
 
 def train_student(teacher, ex: Examples, proba: np.ndarray, *, student: str = "minilm",
-                  method: str = "setfit", targets: str = "soft", seed: int = 0,
+                  method: str | None = None, targets: str = "soft", seed: int = 0,
                   show_progress: bool = True, **params: Any):
     """The student half of `distill`, given the teacher's probabilities `proba` on the
     unlabelled `ex` (the setfit drop-in plans its steps from them first)."""
     from .classifier import TextClassifier
+    from .models.backbones import is_static
+
+    if method is None:
+        method = "probe" if is_static(student) else "setfit"
 
     clf = TextClassifier(method=method, model=student, seed=seed, show_progress=show_progress,
                          **params)

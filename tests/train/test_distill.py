@@ -91,6 +91,15 @@ def test_the_command_distils_reads_the_teachers_columns_and_reports(news_teacher
     assert TextClassifier.load(out).labels == teacher.labels
 
 
+def test_a_static_student_is_a_probe_on_static_embeddings_and_answers_everywhere(
+        news_teacher, tiny_static, tmp_path):
+    teacher, path, test = news_teacher
+    student = distill(path, test.texts[:60], student=tiny_static, show_progress=False)
+    assert student.method == "probe"  # a static body has no transformer to train
+    assert student.labels == teacher.labels
+    assert_same_answer_everywhere(student, Examples(test.texts[60:75]), tmp_path)
+
+
 def test_a_hard_student_without_a_head_names_the_classes_the_teacher_never_gave(
         news_teacher, tiny_backbone):
     teacher, _, test = news_teacher
