@@ -189,7 +189,7 @@ def fit(task: Task, cfg: TrainConfig, *, checkpoint: Checkpointing | None = None
                     st.loss_first = st.loss_last.item()
                 bar.update(1)
                 if st.steps % 10 == 0 or st.steps == run.total:
-                    _report_loss(st, bar)
+                    _report_loss(run.acc, st, bar)
                     if st.stop:
                         break
                 if after_step is not None:
@@ -202,7 +202,7 @@ def fit(task: Task, cfg: TrainConfig, *, checkpoint: Checkpointing | None = None
                     break
                 if checkpoint is not None:
                     _checkpoint_if_due(checkpoint, run, st)
-            _end_epoch(st)
+            _end_epoch(run.acc, st)
             if evaluates and not cfg.eval_every and not st.stop:
                 _evaluate(task, cfg, run, st, bar, st.epoch)
     return _finish(task, cfg, run, st)
@@ -255,16 +255,33 @@ def _train_step(task: Task, cfg: TrainConfig, run: Run, batch) -> torch.Tensor:
     return loss.detach()
 
 
-def _report_loss(st: LoopState, bar) -> None:
+def _report_loss(acc, st: LoopState, bar) -> None:
     """The mean loss since the last report, on the progress bar; NaN or inf stops training.
     (Every 10 steps: reading a loss waits for the device.)"""
-    value = torch.stack(st.window).sum().item()
+    value = _launch_sum(acc, st.window)
     st.epoch_sum += value
     value /= len(st.window)
     st.window.clear()
     bar.set_postfix(loss=f"{value:.4f}")
     if not math.isfinite(value):
         st.stop = st.diverged = True
+
+
+def _launch_sum(acc, window: list) -> float:
+    """The sum of the losses in `window`, averaged over the processes of a launch.
+
+    The loss that decides "NaN or inf: stop" is the same on every process, so all of them
+    stop at the same step and raise the same error. Decided on its own loss, one process
+    stopped while the others went on into the next step's all-reduce and waited for it until
+    the process-group timeout. One all-reduce of one number, which carries the decision too:
+    a NaN or inf on any process makes the sum non-finite. One process: no sync beyond the
+    read of the loss."""
+    if acc.num_processes == 1:
+        return torch.stack(window).sum().item() if window else 0.0
+    total = (torch.stack(window).sum() if window else torch.zeros((), device=acc.device))
+    total = total.double().reshape(1)
+    torch.distributed.all_reduce(total)  # SUM
+    return total.item() / acc.num_processes
 
 
 def _evaluate(task: Task, cfg: TrainConfig, run: Run, st: LoopState, bar,
@@ -292,13 +309,12 @@ def _evaluate(task: Task, cfg: TrainConfig, run: Run, st: LoopState, bar,
     st.stop = cfg.patience is not None and st.bad_evals >= cfg.patience
 
 
-def _end_epoch(st: LoopState) -> None:
+def _end_epoch(acc, st: LoopState) -> None:
     """Move the sampler to the next epoch; record this one's mean loss (NaN or inf stops)."""
     st.epoch += 1
     st.batches = 0
-    if st.window:
-        st.epoch_sum += torch.stack(st.window).sum().item()
-        st.window.clear()
+    st.epoch_sum += _launch_sum(acc, st.window)  # on every process, even with none left
+    st.window.clear()
     if st.epoch_count:
         st.epoch_losses.append(st.epoch_sum / st.epoch_count)
         st.epoch_sum, st.epoch_count = 0.0, 0
