@@ -2,6 +2,7 @@
 data-parallel with no change, and every process ends with the same weights."""
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -179,3 +180,106 @@ def test_a_write_failing_on_one_process_fails_every_process(where, tmp_path):
     assert proc.returncode != 0
     assert "FileExistsError" in err, err[-3000:]  # the main process says why
     assert "failed on another process of this launch" in err, err[-3000:]  # the other stops
+
+
+NAN_SCRIPT = """
+import os, sys, time
+import torch
+from accelerate.state import GradientState
+from textune import TextClassifier
+
+model, out, validation, poison_epoch = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+rank, epochs_seen = int(os.environ["RANK"]), 0
+cross_entropy = torch.nn.functional.cross_entropy
+
+
+def poisoned(*args, **kwargs):
+    # Rank 1's loss is NaN on the last batch of epoch `poison_epoch` (test only): the batch
+    # whose loss the epoch-end check reads, before DDP's gradient average spreads the NaN to
+    # rank 0's weights (a NaN earlier in the epoch reaches every process's loss by itself).
+    global epochs_seen
+    loss = cross_entropy(*args, **kwargs)
+    if GradientState().end_of_dataloader:
+        epochs_seen += 1
+        if rank == 1 and epochs_seen == poison_epoch:
+            with open(f"{out}/nan_at", "w") as f:
+                f.write(repr(time.time()))
+            return loss * float("nan")
+    return loss
+
+
+torch.nn.functional.cross_entropy = poisoned
+texts = ["a wonderful, moving film", "brilliant acting and a great story",
+         "i loved every minute of it", "funny, warm and beautifully made",
+         "a dull, tedious mess", "terrible acting and a boring plot",
+         "i hated every minute of it", "lazy, clumsy and badly made",
+         "an average film", "it was fine i guess", "neither good nor bad", "watchable, forgettable"]
+labels = ["good"] * 4 + ["bad"] * 4 + ["so-so"] * 4
+clf = TextClassifier(method="finetune", model=model, epochs=3, batch_size=2, seed=0,
+                     validation=validation).fit(texts, labels)
+clf.save(f"{out}/model")
+"""
+
+
+@pytest.mark.parametrize("validation", [0, 0.25], ids=["no-best-weights", "best-weights-kept"])
+def test_a_nan_loss_on_one_process_stops_every_process(validation, tiny_backbone, tmp_path):
+    """Rank 1's loss turns NaN at an epoch end; rank 0's does not. Every process takes the
+    same decision from the loss summed over the launch, within a minute of the NaN: without
+    a validation split all raise the NaN error (exit != 0); with one, whose best weights
+    came before the NaN, all keep them, warn and save. Each process decided on its own
+    loss before: rank 1 stopped, rank 0 trained on into DDP's next all-reduce and hung (with
+    a validation split) or died of "Connection closed by peer" with no word of the NaN.
+
+    The two processes are started directly (the environment torchrun gives them), not under
+    `accelerate launch`: its agent kills the others once one fails, which would hide a
+    process that never ends by itself, and it merges their exit codes."""
+    import socket
+    import time
+
+    script = tmp_path / "train.py"
+    script.write_text(NAN_SCRIPT)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    poison_epoch = 1 if not validation else 2  # after a first evaluation kept best weights
+    procs, logs = [], []
+    for rank in (0, 1):
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
+               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
+               "LOCAL_RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2"}
+        logs.append(open(tmp_path / f"rank{rank}.err", "w+"))
+        procs.append(subprocess.Popen(
+            [sys.executable, str(script), tiny_backbone, str(tmp_path), str(validation),
+             str(poison_epoch)], env=env, stdout=subprocess.DEVNULL, stderr=logs[-1]))
+    ended = {}
+    deadline = time.monotonic() + 300  # starting two processes on a busy machine, then 60 s
+    try:
+        while len(ended) < 2 and time.monotonic() < deadline:
+            for rank, p in enumerate(procs):
+                if rank not in ended and p.poll() is not None:
+                    ended[rank] = time.time()
+            time.sleep(0.05)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        errs = []
+        for f in logs:
+            f.seek(0)
+            errs.append(f.read())
+            f.close()
+    assert (tmp_path / "nan_at").is_file(), errs[1][-3000:]  # the NaN was injected
+    assert len(ended) == 2, f"a process still ran 300 s after the start: {errs[0][-2000:]}"
+    after_nan = max(ended.values()) - float((tmp_path / "nan_at").read_text())
+    logging.getLogger(__name__).info("both processes ended %.1f s after the NaN", after_nan)
+    assert after_nan < 60, f"the processes took {after_nan:.0f} s after the NaN to end"
+    for rank, (p, err) in enumerate(zip(procs, errs)):
+        assert "the loss became NaN or infinite" in err, f"rank {rank}: {err[-3000:]}"
+        if validation:
+            assert p.returncode == 0, f"rank {rank}: {err[-3000:]}"
+            assert "The best weights seen before it are kept" in err
+        else:
+            assert p.returncode != 0, f"rank {rank} exited 0"
+            assert "TrainingDiverged" in err, f"rank {rank}: {err[-3000:]}"
+    assert (tmp_path / "model" / "textune.json").is_file() == bool(validation)
