@@ -70,6 +70,7 @@ HEALTHY_RUN = 10  # consecutive healthy requests that mark the end of recovery
 MIN_CAPACITY_REQUESTS = 50  # fewer answered while measuring capacity: a noisy estimate
 
 log = logging.getLogger("soak")
+TRANSPORT_EXAMPLES: list[str] = []
 
 
 # --- traffic -----------------------------------------------------------------------------
@@ -185,6 +186,9 @@ async def send(client, req: Request, t_sched: float, t0: float, phase: str) -> R
         status = "timeout"
     except httpx.HTTPError as e:  # which one says whose fault it was
         status = f"transport:{type(e).__name__}"
+        if len(TRANSPORT_EXAMPLES) < 5:  # the OS error under it: a reset, an EOF, ...
+            TRANSPORT_EXAMPLES.append(f"{req.kind} at {t_sched - t0:.1f} s: {e!r} <- "
+                                      f"{e.__context__!r}")
     return Record(phase, t_sched - t0, time.monotonic() - t_sched, status, req.kind, req.expect)
 
 
@@ -629,6 +633,7 @@ async def soak(args, model: str, out: Path) -> tuple[dict, list[Record]]:
     log_text = (out / "server.log").read_text(errors="replace")
     res = summarize(records, sampler.samples, bounds, capacity, args.warmup_minutes, log_text)
     res["errors"]["client_overflow"] = overflow
+    res["transport_examples"] = TRANSPORT_EXAMPLES
     res["errors"]["server_exit_code_not_0"] = int(exit_code != 0)
     res.update(client_max_lateness_s=round(late, 3), server_exit_code=exit_code,
                bounds=bounds, samples=sampler.samples, model_info=info)
