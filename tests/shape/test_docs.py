@@ -2,10 +2,9 @@
 options, its Python blocks parse, the CLI reference is generated from the typer app, and
 (slow tier) `mkdocs build --strict` builds the whole site, API reference included.
 
-Executed elsewhere: the Quickstart (README.md, included in docs/getting-started.md) by
-tests/shape/test_readme.py, the Ray Data recipe (docs/guides/ray.md) by
-tests/predict/test_ray_predict.py. The other blocks read data or models a clone does not
-have (SST-2, MRPC, GoEmotions, a trained model folder), so here they are checked, not run."""
+The blocks are also run (slow tier): the ONNX and transformers blocks below, the rest in
+tests/shape/test_docs_run.py, whose `BLOCKS` names, for every block, the test that runs it
+or why none can (installing, a benchmark, a second machine)."""
 
 import importlib.util
 import os
