@@ -28,6 +28,7 @@ import importlib.util
 import inspect
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -102,11 +103,16 @@ BLOCKS = {
     # added to main after this runner was written; runnable offline, not run yet (a to-do)
     ("docs/guides/checkpoints.md", "--threshold 0.4 --min-labels 1 --resume"):
         "not run yet: the multi-label resume (needs a run killed mid-way, as the block above)",
-    ("docs/guides/distill.md", "--student minilm --output student"): "not run yet",
-    ("docs/guides/distill.md", "--student static --output static-student"): "not run yet",
-    ("docs/guides/distill.md", 'student = distill("teacher"'): "not run yet",
-    ("docs/guides/distill.md", "DistillationTrainer(teacher_model="): "not run yet",
-    ("docs/guides/few-shot.md", "--model static --output my-static-model"): "not run yet",
+    ("docs/guides/distill.md", "--student minilm --output student"):
+        f"{HERE}::test_the_distillation_guide",
+    ("docs/guides/distill.md", "--student static --output static-student"):
+        f"{HERE}::test_the_distillation_guide",
+    ("docs/guides/distill.md", 'student = distill("teacher"'):
+        f"{HERE}::test_the_distillation_guide",
+    ("docs/guides/distill.md", "DistillationTrainer(teacher_model="):
+        f"{HERE}::test_the_distillation_guide",
+    ("docs/guides/few-shot.md", "--model static --output my-static-model"):
+        f"{HERE}::test_the_distillation_guide",
     ("docs/benchmarks.md", ".venv/bin/python benchmarks/"):
         "not run: a benchmark (minutes to hours on the full data sets; its output is the page)",
     ("docs/benchmarks.md", "--data examples/data/tickets_train.csv -o tickets-model"):
@@ -514,3 +520,52 @@ def test_coming_from_the_trainer(project):
     scope = project.python("docs/coming-from-trainer.md", "# textune: the same choices")
     assert list(scope["clf"].classes_) == labels
     assert (project.path / "my-model" / "model" / "config.json").is_file()
+
+
+@pytest.mark.slow
+def test_the_distillation_guide(project, tiny_backbone, tmp_path_factory):
+    """The teacher is `--model mpnet`: here the tiny backbone, found where textune unpacks
+    mpnet's split zip (the cache); MiniLM is the stand-in package's tiny backbone too, and
+    the static student is distilled from it into a scratch cache."""
+    cache = tmp_path_factory.mktemp("textune-cache")
+    shutil.copytree(tiny_backbone, cache / "all-mpnet-base-v2")
+    project.env.update(TEXTUNE_CACHE=str(cache),
+                       TEXTUNE_STATIC_CACHE=str(tmp_path_factory.mktemp("static-cache")))
+    project.sst2("labelled.csv", 8)
+    project.sst2("unlabelled.csv", 30, skip=8)  # its label column is ignored
+    project.sst2("test.csv", 10, skip=38)
+    project.sst2("train.csv", 8)
+    out = project.shell(block("docs/guides/distill.md", "--student minilm --output student",
+                              "bash"))
+    assert "accuracy" in out
+    saved = json.loads((project.path / "student" / "textune.json").read_text())
+    assert saved["train"]["distillation"]["texts"] == 60
+    assert saved["method"] == "setfit" and saved["backbone"] == "minilm"
+    project.shell(block("docs/guides/distill.md", "--student static --output static-student",
+                        "bash"))
+    static = json.loads((project.path / "static-student" / "textune.json").read_text())
+    assert static["method"] == "probe" and static["backbone"] == "static"
+    project.shell(block("docs/guides/few-shot.md", "--model static --output my-static-model",
+                        "bash"))
+    assert (project.path / "my-static-model" / "body" / "model.safetensors").is_file()
+
+    with pytest.MonkeyPatch.context() as mp:  # in this process, as in the reader's
+        for k in ("TEXTUNE_CACHE", "TEXTUNE_STATIC_CACHE"):
+            mp.setenv(k, project.env[k])
+        scope = project.python("docs/guides/distill.md", 'student = distill("teacher"')
+        assert scope["student"].labels == ["0", "1"]  # a CSV's labels are text
+
+        from datasets import Dataset
+
+        from textune.setfit import SetFitModel
+
+        scope = project.python(
+            "docs/guides/distill.md", "DistillationTrainer(teacher_model=",
+            teacher_model=SetFitModel.from_pretrained("teacher"),
+            student_model=SetFitModel.from_pretrained("minilm"),
+            unlabeled_train_dataset=Dataset.from_pandas(
+                pd.read_csv("unlabelled.csv")[["sentence"]].rename(
+                    columns={"sentence": "text"})))
+        student = scope["trainer"].student_model
+        assert student.classifier.fit_stats_["distillation"]["texts"] == 60
+        assert set(student.predict(["a wonderful film"], as_numpy=True).tolist()) <= {"0", "1"}
