@@ -99,14 +99,14 @@ def train_student(teacher, ex: Examples, proba: np.ndarray, *, student: str = "m
     clf.fit(_taught(ex, teacher, proba))
     soft = targets == "soft" and clf.kind == "embedding"
     if soft:
-        _fit_soft_head(clf, ex, proba, teacher)
+        emb = _fit_soft_head(clf, ex, proba, teacher)
     else:
         _require_every_class(clf, teacher, targets)
     clf.reading_ = getattr(teacher, "reading_", None)
     clf.fit_stats_["distillation"] = {
         "teacher": None, "teacher_method": teacher.method, "teacher_backbone": teacher.model,
         "texts": len(ex), "targets": "soft" if soft else "hard",
-        "agreement_with_teacher": _agreement(clf, ex, proba, teacher) if soft else None}
+        "agreement_with_teacher": _agreement(clf, emb, proba, teacher) if soft else None}
     return clf
 
 
@@ -155,9 +155,10 @@ def _taught(ex: Examples, teacher, proba: np.ndarray) -> Examples:
                     multi_label=True, label_names=used, allow_empty_labels=True)
 
 
-def _fit_soft_head(clf, ex: Examples, proba: np.ndarray, teacher) -> None:
+def _fit_soft_head(clf, ex: Examples, proba: np.ndarray, teacher) -> np.ndarray:
     """Refit the student's head on the teacher's probabilities, over all its classes; a
-    multi-label student takes the teacher's thresholds with them."""
+    multi-label student takes the teacher's thresholds with them. Returns the embeddings
+    (`_agreement` scores the new head on them)."""
     from .models.heads import LogisticHead
 
     model = clf.model_
@@ -165,9 +166,9 @@ def _fit_soft_head(clf, ex: Examples, proba: np.ndarray, teacher) -> None:
                               desc="encoding for the head")
     model.head = LogisticHead(C=model.head.C, multi_label=teacher.multi_label).fit_soft(
         emb, proba, seed=clf.seed)
-    clf._soft_embeddings = emb  # for `_agreement`, then dropped
     clf.classes_ = np.array(teacher.labels)
     clf.decision_ = copy.deepcopy(teacher.decision_)
+    return emb
 
 
 def _require_every_class(clf, teacher, targets: str) -> None:
@@ -183,9 +184,8 @@ def _require_every_class(clf, teacher, targets: str) -> None:
                         "teacher's probabilities.")
 
 
-def _agreement(clf, ex: Examples, proba: np.ndarray, teacher) -> float:
+def _agreement(clf, emb: np.ndarray, proba: np.ndarray, teacher) -> float:
     """How often the student's decision equals the teacher's on the distillation texts."""
-    emb = clf.__dict__.pop("_soft_embeddings")
     mine = clf.model_.head.predict_proba(emb)
     if teacher.multi_label:
         same = (clf.decision_.indicator(mine) == teacher.decision_.indicator(proba)).all(axis=1)
